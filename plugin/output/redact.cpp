@@ -1,8 +1,10 @@
 #include "multipush/output/redact.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <vector>
@@ -19,12 +21,43 @@ std::vector<std::string>& secrets() {
   return values;
 }
 
-void replace_all(std::string& text, const std::string& needle) {
-  size_t position = 0;
-  while ((position = text.find(needle, position)) != std::string::npos) {
-    text.replace(position, needle.size(), "****");
-    position += 4;
+// Replaces every occurrence of every secret with "****". Occurrences are
+// found in the original text and merged where they overlap or touch, so two
+// overlapping secrets ("abcdef" and "defghi" in "abcdefghi") leave no part
+// of either visible.
+std::string hide_secrets(std::string_view text, const std::vector<std::string>& values) {
+  std::vector<std::pair<size_t, size_t>> spans;  // [begin, end)
+  for (const auto& secret : values) {
+    for (size_t position = text.find(secret); position != std::string_view::npos;
+         position = text.find(secret, position + 1)) {
+      spans.emplace_back(position, position + secret.size());
+    }
   }
+  if (spans.empty()) return std::string(text);
+  std::sort(spans.begin(), spans.end());
+
+  std::string result;
+  size_t copied = 0;
+  size_t index = 0;
+  while (index < spans.size()) {
+    auto [begin, end] = spans[index];
+    for (++index; index < spans.size() && spans[index].first <= end; ++index) {
+      end = std::max(end, spans[index].second);
+    }
+    result.append(text.substr(copied, begin - copied));
+    result.append("****");
+    copied = end;
+  }
+  result.append(text.substr(copied));
+  return result;
+}
+
+bool is_secret_key(std::string key) {
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const std::set<std::string> names{"password",      "secret",        "token",        "access_token",
+                                           "refresh_token", "identitytoken", "authorization"};
+  return names.contains(key);
 }
 
 }  // namespace
@@ -36,26 +69,57 @@ void register_secret(std::string_view secret) {
   std::string value(secret);
   if (std::find(values.begin(), values.end(), value) != values.end()) return;
   values.push_back(value);
-  // Longest first, so a secret containing another is hidden whole.
-  std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  if (util::get_env("GITHUB_ACTIONS") == "true" && value.find('\n') == std::string::npos) {
-    std::printf("::add-mask::%s\n", value.c_str());
+  if (util::get_env("GITHUB_ACTIONS") == "true") {
+    // A workflow command ends at the line break, so each line of a
+    // multi-line secret is masked on its own.
+    size_t begin = 0;
+    while (begin <= value.size()) {
+      size_t end = value.find('\n', begin);
+      if (end == std::string::npos) end = value.size();
+      std::string line = value.substr(begin, end - begin);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) std::printf("::add-mask::%s\n", line.c_str());
+      begin = end + 1;
+    }
     std::fflush(stdout);
   }
 }
 
 std::string redact(std::string_view text) {
-  std::string result(text);
+  std::string result;
   {
     std::lock_guard lock(secrets_mutex);
-    for (const auto& secret : secrets()) replace_all(result, secret);
+    result = hide_secrets(text, secrets());
   }
-  static const std::regex authorization(R"((authorization:\s*)(basic|bearer)\s+[^\s"',]+)", std::regex::icase);
-  static const std::regex fields(R"((["']?(password|secret|token|access_token|refresh_token|identitytoken)["']?\s*[:=]\s*"?)[^"&\s,}]+)",
-                                 std::regex::icase);
+  static const std::regex authorization(R"((authorization:\s*)(basic|bearer|token)\s+[^\s"',]+)",
+                                        std::regex::icase);
+  static const std::regex fields(
+      R"((["']?(password|secret|token|access_token|refresh_token|identitytoken)["']?\s*[:=]\s*"?)[^"&\s,}]+)",
+      std::regex::icase);
   result = std::regex_replace(result, authorization, "$1$2 ****");
   result = std::regex_replace(result, fields, "$1****");
   return result;
+}
+
+nlohmann::json redact_json(const nlohmann::json& value) {
+  if (value.is_string()) return redact(value.get_ref<const std::string&>());
+  if (value.is_array()) {
+    auto result = nlohmann::json::array();
+    for (const auto& item : value) result.push_back(redact_json(item));
+    return result;
+  }
+  if (value.is_object()) {
+    auto result = nlohmann::json::object();
+    for (const auto& [key, item] : value.items()) {
+      if (item.is_string() && is_secret_key(key)) {
+        result[redact(key)] = "****";
+      } else {
+        result[redact(key)] = redact_json(item);
+      }
+    }
+    return result;
+  }
+  return value;
 }
 
 }  // namespace multipush::output

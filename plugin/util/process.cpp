@@ -116,14 +116,29 @@ std::optional<ProcessResult> run_process(const std::vector<std::string>& argv,
   for (auto& item : args) arg_ptrs.push_back(item.data());
   arg_ptrs.push_back(nullptr);
 
+  // The parent blocks SIGINT and SIGTERM for its signal thread and ignores
+  // SIGPIPE; the child starts with an empty mask and default handlers.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty_mask, default_signals;
+  sigemptyset(&empty_mask);
+  sigemptyset(&default_signals);
+  sigaddset(&default_signals, SIGPIPE);
+  sigaddset(&default_signals, SIGINT);
+  sigaddset(&default_signals, SIGTERM);
+  posix_spawnattr_setsigmask(&attributes, &empty_mask);
+  posix_spawnattr_setsigdefault(&attributes, &default_signals);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
   pid_t pid = -1;
   int rc;
   {
     std::lock_guard lock(children_mutex);
-    rc = ::posix_spawn(&pid, program->c_str(), &actions, nullptr, arg_ptrs.data(), env_ptrs.data());
+    rc = ::posix_spawn(&pid, program->c_str(), &actions, &attributes, arg_ptrs.data(), env_ptrs.data());
     if (rc == 0) running_children.insert(pid);
   }
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (rc != 0) return std::nullopt;
 
   Pipe::close_fd(in.read_end);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -17,5 +18,11 @@ void register_secret(std::string_view secret);
 // `access_token` query or JSON fields hidden. Every output path (printer,
 // run log, notifications, error messages, debug log) goes through it.
 std::string redact(std::string_view text);
+
+// Returns a copy of `value` with redact() applied to every string, keys
+// included, and with the whole value of any `password`, `secret`, `token`,
+// `access_token`, `refresh_token`, `identitytoken` or `authorization` key
+// replaced by "****" when it is a string.
+nlohmann::json redact_json(const nlohmann::json& value);
 
 }  // namespace multipush::output
