@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "multipush/ref/reference.hpp"
@@ -136,5 +137,14 @@ void apply_overrides(Config& config, const Overrides& overrides);
 
 // Parses a size such as "4MiB", "512KiB", "1GB" or "1048576" into bytes.
 std::optional<std::uint64_t> parse_size(const std::string& text);
+
+// Returns true when `platform` has the form os/arch[/variant], each part
+// lower-case letters, digits or "_" ("linux/amd64", "linux/arm/v7").
+bool is_valid_platform(std::string_view platform);
+
+// Returns the repositories `target` is pushed to, without tags: its `images`
+// when set, else `<registry>/<namespace>/<image>` for every registry, with
+// the Docker Hub defaults of ref::parse() applied.
+std::vector<ref::Reference> destinations(const Config& config, const Target& target);
 
 }  // namespace multipush::config

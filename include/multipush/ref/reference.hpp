@@ -16,7 +16,7 @@ inline constexpr std::string_view kDockerHubCredentialKey = "https://index.docke
 struct Reference {
   std::string registry;                 // host[:port]; "docker.io" for Docker Hub
   std::string repository;               // "library/alpine", "openim/openkf-server"
-  std::optional<std::string> tag;
+  std::optional<std::string> tag;       // absent when the text names none; parse() adds no "latest"
   std::optional<std::string> digest;    // "sha256:<64 hex>"
 
   // "registry/repository[:tag][@digest]"
@@ -50,5 +50,21 @@ std::string normalize_registry_host(std::string_view host);
 
 // Returns the key used for `host` in the docker config and credential helpers.
 std::string credential_key_for_host(std::string_view host);
+
+// Returns the host that HTTP requests for registry `host` go to
+// ("registry-1.docker.io" for Docker Hub, `host` otherwise).
+std::string api_host_for_host(std::string_view host);
+
+// Returns true for "localhost", an address in 127.0.0.0/8 and "[::1]", each
+// with or without a ":port".
+bool is_loopback_host(std::string_view host);
+
+// Returns true when `host` is a valid registry host: DNS labels or an IPv4
+// address, or a bracketed IPv6 address, with an optional ":port" (1-65535).
+bool is_valid_registry_host(std::string_view host);
+
+// Returns true when `path` is a valid repository path: lower-case components
+// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* joined by "/".
+bool is_valid_repository(std::string_view path);
 
 }  // namespace multipush::ref
