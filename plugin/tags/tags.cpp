@@ -1,0 +1,149 @@
+#include "multipush/tags/tags.hpp"
+
+#include <cctype>
+
+#include "multipush/util/error.hpp"
+#include "tags/csv.hpp"
+#include "tags/date_format.hpp"
+#include "tags/expressions.hpp"
+#include "tags/labels.hpp"
+#include "tags/rules.hpp"
+#include "tags/version.hpp"
+
+namespace multipush::tags {
+namespace {
+
+using std::chrono::system_clock;
+
+constexpr std::size_t kMaxTagLength = 128;
+
+std::vector<std::string> split_input(const std::vector<std::string>& lines, const std::string& input) {
+  auto entries = split_list_input(lines);
+  if (!entries) throw UsageError("invalid " + input + " list: " + entries.error());
+  return *entries;
+}
+
+std::string to_lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string json_string(const nlohmann::json& object, const char* pointer) {
+  const nlohmann::json::json_pointer path(pointer);
+  if (!object.contains(path) || !object.at(path).is_string()) return {};
+  return object.at(path).get<std::string>();
+}
+
+system_clock::time_point created_time(const context::Context& context, system_clock::time_point now) {
+  if (!context.source_date_epoch) return now;
+  const std::string& text = *context.source_date_epoch;
+  bool digits = !text.empty() && text.size() <= 12 &&
+                std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (!digits) {
+    throw UsageError("SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01T00:00:00Z, got \"" +
+                     text + "\"");
+  }
+  return system_clock::time_point(std::chrono::seconds(std::stoll(text)));
+}
+
+// The labels every image gets, from the repository data, in the action's order.
+Labels default_labels(const context::Context& context, const std::string& version, system_clock::time_point created) {
+  const auto& repository = context.repository_data;
+  const std::string url = json_string(repository, "/html_url");
+  return {
+      {"org.opencontainers.image.title", json_string(repository, "/name")},
+      {"org.opencontainers.image.description", json_string(repository, "/description")},
+      {"org.opencontainers.image.url", url},
+      {"org.opencontainers.image.source", url},
+      {"org.opencontainers.image.version", version},
+      {"org.opencontainers.image.created", format_iso8601_utc(created)},
+      {"org.opencontainers.image.revision", context.sha},
+      {"org.opencontainers.image.licenses", json_string(repository, "/license/spdx_id")},
+  };
+}
+
+Labels labels_or_throw(const Labels& defaults, const std::vector<std::string>& entries, const Scope& scope,
+                       const std::string& input) {
+  try {
+    return build_labels(defaults, entries, scope);
+  } catch (const TemplateError& e) {
+    throw UsageError("invalid " + input + " entry: " + std::string(e.what()));
+  }
+}
+
+std::vector<std::string> tag_names(const Version& version, const Flavor& flavor) {
+  std::vector<std::string> names;
+  if (version.main.empty()) return names;
+  names.push_back(version.main);
+  names.insert(names.end(), version.partial.begin(), version.partial.end());
+  if (version.latest) {
+    // The flavor prefix and suffix are used here as written, without rendering.
+    std::string latest = (flavor.prefix_on_latest ? flavor.prefix : "") + "latest" +
+                         (flavor.suffix_on_latest ? flavor.suffix : "");
+    names.push_back(sanitize_tag(latest));
+  }
+  return names;
+}
+
+void warn_invalid_tags(const std::vector<std::string>& names, std::vector<std::string>& warnings) {
+  for (const auto& name : names) {
+    if (name.size() > kMaxTagLength) {
+      warnings.push_back("tag \"" + name + "\" is not a valid tag: it is longer than 128 characters");
+    } else if (name.starts_with('.') || name.starts_with('-')) {
+      warnings.push_back("tag \"" + name + "\" is not a valid tag: it starts with '" + name.substr(0, 1) + "'");
+    }
+  }
+}
+
+}  // namespace
+
+Metadata compute(const context::Context& context, const Inputs& inputs, system_clock::time_point now) {
+  const auto images = parse_images(split_input(inputs.images, "images"));
+  const auto rules = parse_rules(split_input(inputs.tags, "tags"));
+  const auto flavor = parse_flavor(split_input(inputs.flavor, "flavor"));
+
+  const Scope global = global_scope(context, now);
+  const Scope dates = date_scope(context, now);
+  Version version = compute_version(rules, flavor, context, global, dates);
+
+  Metadata metadata;
+  metadata.version = version.main;
+  metadata.warnings = std::move(version.warnings);
+  metadata.tag_names = tag_names(version, flavor);
+  if (metadata.tag_names.empty()) {
+    metadata.warnings.push_back("no tag was generated for ref \"" + context.ref + "\" and event \"" +
+                                context.event_name + "\"");
+  }
+  warn_invalid_tags(metadata.tag_names, metadata.warnings);
+
+  std::vector<std::string> enabled;
+  for (const auto& image : images) {
+    if (image.enabled) enabled.push_back(to_lower(image.name));
+  }
+  if (enabled.empty()) {
+    metadata.tags = metadata.tag_names;
+  } else {
+    for (const auto& image : enabled) {
+      for (const auto& name : metadata.tag_names) metadata.tags.push_back(image.empty() ? name : image + ":" + name);
+    }
+  }
+
+  const Labels defaults = default_labels(context, version.main, created_time(context, now));
+  metadata.labels = labels_or_throw(defaults, split_input(inputs.labels, "labels"), global, "labels");
+
+  const Labels annotations =
+      labels_or_throw(defaults, split_input(inputs.annotations, "annotations"), global, "annotations");
+  // Levels are split on ',' without trimming, as the action does.
+  std::string levels = context.annotation_levels;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = levels.find(',', start);
+    std::string level = levels.substr(start, comma - start);
+    for (const auto& [key, value] : annotations) metadata.annotations.push_back(level + ":" + key + "=" + value);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return metadata;
+}
+
+}  // namespace multipush::tags
