@@ -51,6 +51,7 @@ struct ManifestData {
 
 struct UploadSession {
   std::string location;                     // absolute URL from the latest Location
+  std::string repository;                   // destination repository, for the token scope
 };
 
 // Streams a blob body: called with a BodySink-like reader each attempt.
@@ -59,6 +60,8 @@ using BlobSource = std::function<http::BodyReader()>;
 
 class RegistryClient {
  public:
+  // Throws UsageError when the certs.d directory of the host holds a client
+  // certificate without its key or a key without its certificate.
   explicit RegistryClient(Options options);
   ~RegistryClient();
   RegistryClient(const RegistryClient&) = delete;

@@ -1,0 +1,103 @@
+#include <doctest/doctest.h>
+
+#include "multipush/auth/token.hpp"
+
+using namespace multipush::auth;
+using namespace std::chrono_literals;
+
+TEST_CASE("token response fields") {
+  auto now = Clock::now();
+  auto token = parse_token_response(R"({"token":"abc","expires_in":300,"refresh_token":"r"})", now);
+  REQUIRE(token);
+  CHECK(token->value == "abc");
+  CHECK(token->expires_at == now + 300s);
+  CHECK(token->refresh_token == "r");
+
+  auto access = parse_token_response(R"({"access_token":"xyz"})", now);
+  REQUIRE(access);
+  CHECK(access->value == "xyz");
+  CHECK(access->expires_at == now + 60s);
+}
+
+TEST_CASE("token response short lifetime") {
+  auto now = Clock::now();
+  auto token = parse_token_response(R"({"token":"abc","expires_in":5})", now);
+  REQUIRE(token);
+  CHECK(token->expires_at == now + 60s);
+}
+
+TEST_CASE("token response invalid") {
+  auto now = Clock::now();
+  CHECK_FALSE(parse_token_response("<html>", now));
+  CHECK_FALSE(parse_token_response(R"({"expires_in":60})", now));
+  CHECK_FALSE(parse_token_response(R"({"token":""})", now));
+}
+
+TEST_CASE("token cache expiry") {
+  TokenCache cache;
+  TokenCache::Key key{"https://r/token", "svc", {"repository:a:pull,push"}, "alice#1"};
+  auto now = Clock::now();
+  cache.put(key, Token{"t1", now + 60s, ""});
+  CHECK(cache.get(key, now) == "t1");
+  CHECK(cache.get(key, now + 49s) == "t1");
+  CHECK_FALSE(cache.get(key, now + 50s));
+  CHECK_FALSE(cache.get(key, now + 61s));
+}
+
+TEST_CASE("token cache keys") {
+  TokenCache cache;
+  auto now = Clock::now();
+  TokenCache::Key key{"https://r/token", "svc", {"repository:a:pull,push"}, "alice#1"};
+  cache.put(key, Token{"t1", now + 300s, ""});
+  TokenCache::Key other_scope = key;
+  other_scope.scopes = {"repository:b:pull,push"};
+  TokenCache::Key other_user = key;
+  other_user.credential = "bob#2";
+  TokenCache::Key other_service = key;
+  other_service.service = "svc2";
+  CHECK_FALSE(cache.get(other_scope, now));
+  CHECK_FALSE(cache.get(other_user, now));
+  CHECK_FALSE(cache.get(other_service, now));
+  cache.erase(key);
+  CHECK_FALSE(cache.get(key, now));
+}
+
+TEST_CASE("base64 round trip") {
+  CHECK(base64_encode("user:pass") == "dXNlcjpwYXNz");
+  CHECK(base64_encode("a") == "YQ==");
+  CHECK(base64_encode("ab") == "YWI=");
+  CHECK(base64_decode("dXNlcjpwYXNz") == "user:pass");
+  CHECK(base64_decode("YQ") == "a");
+  CHECK_FALSE(base64_decode("a*b"));
+}
+
+TEST_CASE("authenticator basic and registry token") {
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "user";
+  credentials.password = "pass-word";
+  Authenticator basic(client, credentials);
+  auto value = basic.authorization(parse_challenges(R"(Basic realm="Registry Realm")"), {});
+  REQUIRE(value);
+  CHECK(*value == "Basic dXNlcjpwYXNzLXdvcmQ=");
+
+  Authenticator anonymous(client, std::nullopt);
+  auto none = anonymous.authorization(parse_challenges(R"(Basic realm="Registry Realm")"), {});
+  REQUIRE(none);
+  CHECK(none->empty());
+  auto no_challenge = anonymous.authorization({}, {"repository:a:pull"});
+  REQUIRE(no_challenge);
+  CHECK(no_challenge->empty());
+
+  Credentials registry_token;
+  registry_token.registry_token = "ready-token";
+  Authenticator direct(client, registry_token);
+  auto bearer = direct.authorization(parse_challenges(R"(Bearer realm="https://127.0.0.1:1/token")"), {});
+  REQUIRE(bearer);
+  CHECK(*bearer == "Bearer ready-token");
+
+  auto unknown = anonymous.authorization(parse_challenges("Digest realm=x"), {});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message.find("Digest") == std::string::npos);
+  CHECK(unknown.error().message.find("digest") != std::string::npos);
+}
