@@ -1,0 +1,56 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "multipush/oci/layout.hpp"
+#include "multipush/registry/client.hpp"
+
+// Pushing one loaded image to several destination repositories at once.
+namespace multipush::push {
+
+struct Destination {
+  std::string registry;                  // host as in the config ("docker.io", "127.0.0.1:5000")
+  std::string repository;                // "openim/openkf-server"
+  std::vector<std::string> tags;         // tags to apply; empty: by digest only
+  registry::RegistryClient* client = nullptr;  // shared by every destination on the same host
+  bool drop_attestations = false;        // push an index without attestation manifests
+  int max_connections = 4;               // destinations of one client pushed at the same time
+};
+
+// Receives every blob, manifest and tag outcome for the run log and progress
+// output. Called from worker threads, so implementations lock.
+struct Observer {
+  virtual ~Observer() = default;
+  // `outcome` is "skipped", "mounted", "uploaded" or "failed".
+  virtual void blob(const Destination&, const std::string& /*digest*/, std::uint64_t /*size*/,
+                    std::string_view /*outcome*/, std::uint64_t /*bytes_sent*/, double /*seconds*/,
+                    int /*attempts*/) {}
+  virtual void manifest(const Destination&, const std::string& /*digest*/, std::string_view /*media_type*/,
+                        bool /*ok*/) {}
+  virtual void tag(const Destination&, const std::string& /*tag*/, const std::string& /*digest*/, bool /*ok*/) {}
+};
+
+struct DestinationResult {
+  Destination destination;
+  bool ok = false;
+  std::string digest;                    // root digest this destination received (differs when attestations are dropped)
+  std::vector<std::string> tags;         // tags written
+  std::string error;                     // first failure, redacted
+  bool unauthorized = false;             // the registry rejected the credentials or the push permission
+  int blobs_uploaded = 0;
+  int blobs_skipped = 0;
+  int blobs_mounted = 0;
+};
+
+// Pushes `image` to every destination concurrently; a failing destination
+// never stops the others. Per destination the order is: blobs, platform
+// manifests, attestation manifests, the root by digest, then each tag.
+// Returns one result per destination, in the order given.
+std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
+                                          Observer& observer, const std::atomic<bool>& cancelled);
+
+}  // namespace multipush::push

@@ -1,0 +1,62 @@
+#include <map>
+#include <memory>
+
+#include "push/target.hpp"
+
+namespace multipush::push {
+
+namespace {
+
+// Forwards the push engine's operations to a RegistryClient.
+class ClientTarget final : public detail::Target {
+ public:
+  explicit ClientTarget(registry::RegistryClient& client) : client_(client) {}
+
+  registry::Result<void> check_push_access(const std::string& repository) override {
+    return client_.check_push_access(repository);
+  }
+  registry::Result<bool> blob_exists(const std::string& repository, const std::string& digest) override {
+    return client_.blob_exists(repository, digest);
+  }
+  registry::Result<std::optional<registry::UploadSession>> mount_blob(const std::string& repository,
+                                                                     const std::string& digest,
+                                                                     const std::string& from_repository) override {
+    return client_.mount_blob(repository, digest, from_repository);
+  }
+  registry::Result<registry::UploadSession> start_upload(const std::string& repository) override {
+    return client_.start_upload(repository);
+  }
+  registry::Result<void> upload_blob(const registry::UploadSession& session, const std::string& digest,
+                                     std::uint64_t size, const registry::BlobSource& source) override {
+    return client_.upload_blob(session, digest, size, source);
+  }
+  registry::Result<std::string> put_manifest(const std::string& repository, const std::string& reference,
+                                             const std::string& media_type, const std::string& bytes) override {
+    return client_.put_manifest(repository, reference, media_type, bytes);
+  }
+
+ private:
+  registry::RegistryClient& client_;
+};
+
+}  // namespace
+
+std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
+                                          Observer& observer, const std::atomic<bool>& cancelled) {
+  std::map<registry::RegistryClient*, std::unique_ptr<ClientTarget>> adapters;
+  std::vector<detail::Target*> targets;
+  for (const auto& destination : destinations) {
+    if (destination.client == nullptr) {
+      throw std::logic_error("push destination " + destination.registry + "/" + destination.repository +
+                             " has no registry client");
+    }
+    auto& adapter = adapters[destination.client];
+    if (!adapter) {
+      adapter = std::make_unique<ClientTarget>(*destination.client);
+    }
+    targets.push_back(adapter.get());
+  }
+  return detail::push_to_targets(image, destinations, targets, observer, cancelled);
+}
+
+}  // namespace multipush::push

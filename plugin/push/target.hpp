@@ -1,0 +1,49 @@
+#pragma once
+
+// The registry operations the push engine uses, behind an interface so that
+// the engine's ordering and failure handling can be tested without a network.
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "multipush/push/push.hpp"
+#include "multipush/registry/client.hpp"
+
+namespace multipush::push::detail {
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual registry::Result<void> check_push_access(const std::string& repository) = 0;
+  virtual registry::Result<bool> blob_exists(const std::string& repository, const std::string& digest) = 0;
+  virtual registry::Result<std::optional<registry::UploadSession>> mount_blob(const std::string& repository,
+                                                                             const std::string& digest,
+                                                                             const std::string& from_repository) = 0;
+  virtual registry::Result<registry::UploadSession> start_upload(const std::string& repository) = 0;
+  virtual registry::Result<void> upload_blob(const registry::UploadSession& session, const std::string& digest,
+                                             std::uint64_t size, const registry::BlobSource& source) = 0;
+  virtual registry::Result<std::string> put_manifest(const std::string& repository, const std::string& reference,
+                                                     const std::string& media_type, const std::string& bytes) = 0;
+};
+
+// How often a retryable failure (connection error, 408, 429, 5xx) is tried
+// again, with exponential backoff and jitter starting at `base_delay`.
+struct RetryPolicy {
+  int max_attempts = 3;
+  std::chrono::milliseconds base_delay{500};
+};
+
+// Pushes `image` to each destination through `targets[i]`. Destinations
+// whose targets are the same object share mount knowledge and a limit of
+// concurrent destinations.
+std::vector<DestinationResult> push_to_targets(const oci::Image& image, const std::vector<Destination>& destinations,
+                                               const std::vector<Target*>& targets, Observer& observer,
+                                               const std::atomic<bool>& cancelled, const RetryPolicy& retry = {});
+
+// Describes a registry error in one line without calling into the registry module.
+std::string describe(const registry::RegistryError& error);
+
+}  // namespace multipush::push::detail
