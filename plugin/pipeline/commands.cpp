@@ -1,0 +1,178 @@
+// The commands that run part of the pipeline: build, verify, meta and log.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "multipush/pipeline/pipeline.hpp"
+#include "multipush/util/env.hpp"
+#include "pipeline/common.hpp"
+#include "pipeline/steps.hpp"
+
+namespace multipush::pipeline {
+namespace {
+
+nlohmann::json metadata_json(const TargetPlan& target) {
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [key, value] : target.metadata.labels) labels[key] = value;
+  return {{"tags", target.metadata.tags},
+          {"labels", labels},
+          {"annotations", target.metadata.annotations},
+          {"version", target.metadata.version}};
+}
+
+build::Request request_for(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
+  build::Request request;
+  request.build = plan.config.build;
+  request.docker_global_args = options.docker.args;
+  request.docker_command = util::get_env_or("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "docker");
+  request.work_dir = work_dir;
+  request.github_actions = plan.context.github_actions;
+  for (const auto& target : plan.targets) {
+    request.targets.push_back({target.target, target.metadata.tags, target.metadata.labels,
+                               target.metadata.annotations});
+  }
+  return request;
+}
+
+std::string run_status(const std::filesystem::path& file) {
+  std::ifstream input(file);
+  std::string line;
+  std::string status = "running or interrupted";
+  while (std::getline(input, line)) {
+    auto event = nlohmann::json::parse(line, nullptr, false);
+    if (event.is_discarded() || event.value("event", "") != "run_end") continue;
+    status = fmt::format("{} (exit {})", event.value("status", "?"), event.value("exit_code", -1));
+  }
+  return status;
+}
+
+}  // namespace
+
+ExitCode build(const Options& options, bool print_definition) {
+  configure_debug_log(options);
+  output::Printer printer(printer_options(options));
+  Plan plan = make_plan(options);
+  if (print_definition) {
+    std::map<std::string, std::filesystem::path> layouts;
+    std::filesystem::path work_dir = std::filesystem::temp_directory_path() / "multipush-print";
+    for (const auto& target : plan.targets) layouts[target.target->name] = work_dir / "layouts" / target.target->name;
+    printer.result(build::bake_definition(request_for(plan, options, work_dir), layouts).dump(2));
+    return ExitCode::ok;
+  }
+  if (options.dry_run) {
+    printer.result(describe_plan(plan));
+    return ExitCode::ok;
+  }
+  std::string run_id = fmt::format("build-{}", std::chrono::system_clock::now().time_since_epoch().count());
+  WorkDir work_dir(run_id);
+  work_dir.keep();
+  printer.step("Building");
+  auto images = build::build(request_for(plan, options, work_dir.path()));
+  printer.end_step();
+  nlohmann::json metadata = nlohmann::json::object();
+  std::string lines;
+  for (const auto& image : images) {
+    metadata[image.target] = {{"digest", image.digest}, {"layout", image.layout.string()}};
+    lines += fmt::format("{}: {} (OCI layout in {})\n", image.target, image.digest, image.layout.string());
+  }
+  if (options.metadata_file) report::write_metadata_file(*options.metadata_file, metadata);
+  printer.summary(lines);
+  return ExitCode::ok;
+}
+
+ExitCode verify(const Options& options) {
+  configure_debug_log(options);
+  output::Printer printer(printer_options(options));
+  Plan plan = make_plan(options);
+  Clients clients = open_clients(plan, options);
+  bool mismatch = false;
+  std::string lines;
+  for (const auto& target : plan.targets) {
+    // Without a run to compare with, the first registry's first tag sets the
+    // digest that every other tag must resolve to.
+    std::string expected;
+    for (const auto& destination : target.destinations) {
+      if (destination.tags.empty()) continue;
+      auto& client = *clients.at(destination.registry);
+      if (expected.empty()) {
+        auto head = client.head_manifest(destination.repository.repository, destination.tags.front());
+        if (head && *head) expected = **head;
+      }
+      for (const auto& check :
+           verify::verify_destination(client, destination.repository.repository, destination.tags, expected)) {
+        if (!check.ok) mismatch = true;
+        lines += fmt::format("{:<10} {}:{} {} {}\n", target.target->name, destination.repository.name(), check.tag,
+                             check.actual_digest.empty() ? "(missing)" : check.actual_digest,
+                             check.ok ? "ok" : (check.error.empty() ? "MISMATCH" : check.error));
+      }
+    }
+  }
+  printer.summary(lines.empty() ? "No tags to verify.\n" : lines);
+  return mismatch ? ExitCode::verify_failed : ExitCode::ok;
+}
+
+ExitCode meta(const Options& options, MetaFormat format) {
+  configure_debug_log(options);
+  output::Printer printer(printer_options(options));
+  Plan plan = make_plan(options);
+  if (format == MetaFormat::text) {
+    std::string text;
+    for (const auto& target : plan.targets) {
+      if (plan.targets.size() > 1) text += fmt::format("# {}\n", target.target->name);
+      for (const auto& tag : target.metadata.tags) text += tag + "\n";
+    }
+    for (const auto& target : plan.targets) {
+      for (const auto& warning : target.metadata.warnings) printer.warning(warning);
+    }
+    printer.result(text);
+    return ExitCode::ok;
+  }
+  nlohmann::json result = nlohmann::json::object();
+  if (format == MetaFormat::json) {
+    for (const auto& target : plan.targets) result[target.target->name] = metadata_json(target);
+  } else {
+    // The bake file metadata-action writes, one target per config target.
+    for (const auto& target : plan.targets) {
+      nlohmann::json labels = nlohmann::json::object();
+      for (const auto& [key, value] : target.metadata.labels) labels[key] = value;
+      result["target"][target.target->name] = {{"tags", target.metadata.tags},
+                                               {"labels", labels},
+                                               {"annotations", target.metadata.annotations},
+                                               {"args", {{"DOCKER_META_IMAGES", ""},
+                                                         {"DOCKER_META_VERSION", target.metadata.version}}}};
+    }
+  }
+  printer.result(result.dump(2));
+  return ExitCode::ok;
+}
+
+ExitCode show_log(const Options& options, const std::optional<std::string>& run_id) {
+  configure_debug_log(options);
+  output::Printer printer(printer_options(options));
+  std::filesystem::path dir;
+  if (options.log_dir) {
+    dir = std::filesystem::absolute(*options.log_dir);
+  } else if (auto file = config::find_config(options.file, options.cwd)) {
+    dir = config::load_config(*file).log.dir;
+  } else {
+    dir = options.cwd / ".multipush" / "runs";
+  }
+  if (!run_id) {
+    std::string text;
+    for (const auto& file : report::list_runs(dir)) {
+      text += fmt::format("{}  {}\n", file.stem().string(), run_status(file));
+    }
+    printer.result(text.empty() ? fmt::format("No runs in {}\n", dir.string()) : text);
+    return ExitCode::ok;
+  }
+  std::filesystem::path file = dir / (*run_id + ".jsonl");
+  std::ifstream input(file);
+  if (!input) throw UsageError(fmt::format("run \"{}\" not found in {}; run `docker multipush log` to list runs", *run_id, dir.string()));
+  std::string text((std::istreambuf_iterator<char>(input)), std::istreambuf_iterator<char>());
+  printer.result(text);
+  return ExitCode::ok;
+}
+
+}  // namespace multipush::pipeline

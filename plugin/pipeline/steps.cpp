@@ -1,0 +1,244 @@
+#include "pipeline/steps.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <set>
+
+#include "multipush/oci/layout.hpp"
+#include "multipush/pipeline/cancel.hpp"
+#include "multipush/util/env.hpp"
+#include "multipush/util/error.hpp"
+
+namespace multipush::pipeline {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string short_digest(const std::string& digest) {
+  auto colon = digest.find(':');
+  return colon == std::string::npos ? digest : digest.substr(0, colon + 13);
+}
+
+// Records every blob, manifest and tag in the run log and prints one line
+// per finished blob.
+class PushObserver : public push::Observer {
+ public:
+  PushObserver(const std::string& target, output::Printer& printer, report::RunLog& log)
+      : target_(target), printer_(printer), log_(log) {}
+
+  void blob(const push::Destination& destination, const std::string& digest, std::uint64_t size,
+            std::string_view outcome, std::uint64_t bytes_sent, double seconds, int attempts) override {
+    log_.write("blob", {{"target", target_},
+                        {"registry", destination.registry},
+                        {"repository", destination.repository},
+                        {"digest", digest},
+                        {"size", size},
+                        {"outcome", outcome},
+                        {"bytes", bytes_sent},
+                        {"seconds", seconds},
+                        {"attempts", attempts}});
+    printer_.info(fmt::format("  {}/{}: blob {} {} ({} bytes)", destination.registry, destination.repository,
+                              short_digest(digest), outcome, size));
+  }
+
+  void manifest(const push::Destination& destination, const std::string& digest, std::string_view media_type,
+                bool ok) override {
+    log_.write("manifest", {{"target", target_},
+                            {"registry", destination.registry},
+                            {"repository", destination.repository},
+                            {"digest", digest},
+                            {"media_type", media_type},
+                            {"ok", ok}});
+  }
+
+  void tag(const push::Destination& destination, const std::string& tag, const std::string& digest,
+           bool ok) override {
+    log_.write("tag", {{"target", target_},
+                       {"registry", destination.registry},
+                       {"repository", destination.repository},
+                       {"tag", tag},
+                       {"digest", digest},
+                       {"ok", ok}});
+    if (ok) printer_.info(fmt::format("  {}/{}:{} -> {}", destination.registry, destination.repository, tag,
+                                      short_digest(digest)));
+  }
+
+ private:
+  std::string target_;
+  output::Printer& printer_;
+  report::RunLog& log_;
+};
+
+build::Request build_request(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
+  build::Request request;
+  request.build = plan.config.build;
+  request.docker_global_args = options.docker.args;
+  request.docker_command = util::get_env_or("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "docker");
+  request.work_dir = work_dir;
+  request.github_actions = plan.context.github_actions;
+  for (const auto& target : plan.targets) {
+    build::TargetSpec spec;
+    spec.target = target.target;
+    spec.tags = target.metadata.tags;
+    spec.labels = target.metadata.labels;
+    spec.annotations = target.metadata.annotations;
+    request.targets.push_back(std::move(spec));
+  }
+  return request;
+}
+
+}  // namespace
+
+std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
+                                   report::RunLog& log) {
+  std::vector<std::string> refused;
+  if (plan.config.push.preflight == config::Preflight::off) return refused;
+  printer.step("Checking credentials");
+  std::set<std::string> checked;
+  for (const auto& target : plan.targets) {
+    for (const auto& destination : target.destinations) {
+      if (std::find(refused.begin(), refused.end(), destination.registry) != refused.end()) continue;
+      if (!checked.insert(destination.repository.name()).second) continue;
+      auto access = clients.at(destination.registry)->check_push_access(destination.repository.repository);
+      log.write("preflight", {{"registry", destination.registry},
+                              {"repository", destination.repository.repository},
+                              {"ok", access.has_value()},
+                              {"error", access ? "" : access.error().str()}});
+      if (access) {
+        printer.info(fmt::format("  {}: push allowed", destination.repository.name()));
+        continue;
+      }
+      if (access.error().unauthorized) {
+        refused.push_back(destination.registry);
+        printer.error(destination.registry, fmt::format("{}: {}", destination.repository.name(), access.error().str()));
+      } else {
+        // Not a credential problem: the push step retries and reports it.
+        printer.warning(fmt::format("{}: {}", destination.repository.name(), access.error().str()));
+      }
+    }
+  }
+  printer.end_step();
+  if (refused.empty()) return refused;
+  if (plan.config.push.preflight == config::Preflight::strict) {
+    throw Fatal(ExitCode::nothing_pushed,
+                fmt::format("credentials were rejected by {}; nothing was built (push.preflight: strict)",
+                            fmt::join(refused, ", ")));
+  }
+  if (refused.size() == clients.size()) {
+    throw Fatal(ExitCode::nothing_pushed,
+                fmt::format("every registry rejected the credentials ({}); nothing was built. Log in with "
+                            "`docker login HOST` or set username and password in the config",
+                            fmt::join(refused, ", ")));
+  }
+  return refused;
+}
+
+std::vector<build::BuiltImage> build_targets(const Plan& plan, const Options& options,
+                                             const std::filesystem::path& work_dir, output::Printer& printer,
+                                             report::RunLog& log) {
+  printer.step("Building");
+  auto start = std::chrono::steady_clock::now();
+  build::Request request = build_request(plan, options, work_dir);
+  std::vector<build::BuiltImage> images;
+  try {
+    images = build::build(request);
+  } catch (const Fatal& error) {
+    log.write("build", {{"status", "failed"}, {"error", error.what()}, {"seconds", seconds_since(start)}});
+    printer.end_step();
+    throw;
+  }
+  for (const auto& image : images) {
+    log.write("build", {{"target", image.target},
+                        {"status", "built"},
+                        {"digest", image.digest},
+                        {"layout", image.layout.string()},
+                        {"seconds", seconds_since(start)}});
+    printer.info(fmt::format("  {}: {}", image.target, image.digest));
+  }
+  printer.end_step();
+  return images;
+}
+
+void push_targets(Clients& clients, std::vector<TargetResult>& results,
+                  const std::vector<std::string>& refused, output::Printer& printer, report::RunLog& log) {
+  printer.step("Pushing");
+  for (auto& result : results) {
+    if (!result.image) continue;
+    const TargetPlan& target = *result.plan;
+    auto image = oci::load_image(result.image->layout, oci::ImageSelector{result.image->digest, ""});
+    if (!image) {
+      throw Fatal(ExitCode::build_failed,
+                  fmt::format("target \"{}\": cannot read the built image: {}", target.target->name, image.error()));
+    }
+    std::vector<push::Destination> destinations;
+    for (const auto& planned : target.destinations) {
+      if (std::find(refused.begin(), refused.end(), planned.registry) != refused.end()) {
+        push::DestinationResult skipped;
+        skipped.destination.registry = planned.registry;
+        skipped.destination.repository = planned.repository.repository;
+        skipped.destination.tags = planned.tags;
+        skipped.error = "credentials rejected before the build";
+        skipped.unauthorized = true;
+        result.pushes.push_back(std::move(skipped));
+        continue;
+      }
+      push::Destination destination;
+      destination.registry = planned.registry;
+      destination.repository = planned.repository.repository;
+      destination.tags = planned.tags;
+      destination.client = clients.at(planned.registry).get();
+      destination.drop_attestations = planned.drop_attestations;
+      destinations.push_back(std::move(destination));
+    }
+    PushObserver observer(target.target->name, printer, log);
+    auto pushed = push::push_image(*image, destinations, observer, cancel_flag());
+    for (auto& destination_result : pushed) {
+      if (!destination_result.ok) {
+        printer.error(destination_result.destination.registry,
+                      fmt::format("{}: push of {} failed: {}", destination_result.destination.registry,
+                                  target.target->name, destination_result.error));
+      }
+      result.pushes.push_back(std::move(destination_result));
+    }
+  }
+  printer.end_step();
+}
+
+void verify_targets(Clients& clients, std::vector<TargetResult>& results, output::Printer& printer,
+                    report::RunLog& log) {
+  printer.step("Verifying");
+  for (auto& result : results) {
+    for (const auto& pushed : result.pushes) {
+      if (!pushed.ok) continue;
+      std::vector<std::string> references = pushed.tags;
+      if (references.empty()) references.push_back(pushed.digest);
+      auto checks = verify::verify_destination(*clients.at(pushed.destination.registry),
+                                               pushed.destination.repository, references, pushed.digest);
+      for (auto& check : checks) {
+        log.write("verify", {{"target", result.plan->target->name},
+                             {"registry", check.registry},
+                             {"repository", check.repository},
+                             {"tag", check.tag},
+                             {"expected", check.expected_digest},
+                             {"actual", check.actual_digest},
+                             {"platforms", check.platforms},
+                             {"ok", check.ok}});
+        if (!check.ok) {
+          printer.error(check.registry, fmt::format("{}/{}:{} serves {} instead of {}{}", check.registry,
+                                                    check.repository, check.tag, check.actual_digest,
+                                                    check.expected_digest,
+                                                    check.error.empty() ? "" : ": " + check.error));
+        }
+        result.checks.push_back(std::move(check));
+      }
+    }
+  }
+  printer.end_step();
+}
+
+}  // namespace multipush::pipeline
