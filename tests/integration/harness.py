@@ -1,0 +1,352 @@
+"""Helpers for the integration tests: registries, skopeo, buildah, the example project and the plugin.
+
+The fixtures in conftest.py build on these; tests may also import them directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SUPPORT_DIR = REPO_ROOT / "tests" / "support"
+EXAMPLE_DIR = REPO_ROOT / "examples" / "openkf"
+DEFAULT_BINARY = REPO_ROOT / "build" / "ci" / "plugin" / "docker-multipush"
+
+# The example's registry hosts, in the order of `registries.py` (plain, basic, token).
+EXAMPLE_HOSTS = {"plain": "127.0.0.1:5000", "basic": "127.0.0.1:5001", "token": "127.0.0.1:5002"}
+
+sys.path.insert(0, str(SUPPORT_DIR))
+import registries as registry_launcher  # noqa: E402 (needs the path above)
+
+COMMAND_TIMEOUT_SECONDS = 300
+
+
+@dataclass
+class Result:
+    """Outcome of one command: its exit code and captured output."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return (f"command: {' '.join(self.argv)}\nexit code: {self.returncode}\n"
+                f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}")
+
+
+def run(argv: list[str], env: dict | None = None, cwd: Path | None = None,
+        timeout: float = COMMAND_TIMEOUT_SECONDS, input_text: str | None = None) -> Result:
+    """Run a command without a shell and capture its output; never raises on a non-zero exit."""
+    completed = subprocess.run([str(part) for part in argv], env=env, cwd=cwd, capture_output=True, text=True,
+                               timeout=timeout, input=input_text,
+                               stdin=None if input_text is not None else subprocess.DEVNULL)
+    return Result([str(part) for part in argv], completed.returncode, completed.stdout, completed.stderr)
+
+
+def check(result: Result) -> Result:
+    """Return `result`, or raise with its full output when the command failed."""
+    if result.returncode != 0:
+        raise AssertionError(f"command failed\n{result.describe()}")
+    return result
+
+
+class Registries:
+    """The running registries described by an env.json written by `registries.py start`."""
+
+    def __init__(self, environment: dict):
+        self.environment = environment
+
+    @classmethod
+    def start(cls, directory: Path) -> "Registries":
+        return cls(registry_launcher.start(directory))
+
+    def stop(self) -> None:
+        registry_launcher.stop(Path(self.environment["dir"]))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.environment["registries"])
+
+    @property
+    def certs_dir(self) -> Path:
+        return Path(self.environment["certs_dir"])
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self.environment["ca_file"])
+
+    @property
+    def issuer_url(self) -> str:
+        return self.environment["issuer"]["url"]
+
+    @property
+    def service(self) -> str:
+        return self.environment["issuer"]["service"]
+
+    def entry(self, name: str) -> dict:
+        return self.environment["registries"][name]
+
+    def host(self, name: str) -> str:
+        return self.entry(name)["host"]
+
+    def is_tls(self, name: str) -> bool:
+        return self.entry(name)["scheme"] == "https"
+
+    def password(self, name: str, user: str = "pusher") -> str:
+        return self.entry(name)["users"][user]["password"]
+
+    def identity_token(self, user: str = "robot") -> str:
+        return self.entry("token")["users"][user]["refresh_tokens"][0]
+
+    def default_user(self, name: str) -> str | None:
+        return "pusher" if self.entry(name)["users"] else None
+
+    def credentials_env(self) -> dict[str, str]:
+        """Environment variables that the example's multipush.yaml reads for credentials."""
+        return {
+            "ACR_USERNAME": "pusher",
+            "ACR_PASSWORD": self.password("basic"),
+            "GHCR_USERNAME": "pusher",
+            "GHCR_TOKEN": self.password("token"),
+        }
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+# skopeo
+
+
+class Skopeo:
+    """skopeo as an independent client of the test registries."""
+
+    def __init__(self, registries: Registries, auth_file: Path):
+        self.registries = registries
+        # An empty auth file keeps skopeo away from any credentials on the machine.
+        self.auth_file = auth_file
+        if not auth_file.exists():
+            auth_file.write_text("{}\n")
+
+    def _access_options(self, name: str, user: str | None, prefix: str = "") -> list[str]:
+        options = ["--authfile", str(self.auth_file)]
+        if self.registries.is_tls(name):
+            options += [f"--{prefix}cert-dir", str(self.registries.certs_dir / self.registries.host(name))]
+        else:
+            options.append(f"--{prefix}tls-verify=false")
+        if user is None:
+            options.append(f"--{prefix}no-creds")
+        else:
+            options += [f"--{prefix}creds", f"{user}:{self.registries.password(name, user)}"]
+        return options
+
+    def reference(self, name: str, repository: str, reference: str) -> str:
+        separator = "@" if reference.startswith("sha256:") else ":"
+        return f"docker://{self.registries.host(name)}/{repository}{separator}{reference}"
+
+    def inspect_raw(self, name: str, repository: str, reference: str, user: str | None = "default") -> bytes:
+        """Return the manifest bytes exactly as the registry serves them."""
+        user = self.registries.default_user(name) if user == "default" else user
+        argv = ["skopeo", "inspect", "--raw", *self._access_options(name, user),
+                self.reference(name, repository, reference)]
+        completed = subprocess.run(argv, capture_output=True, timeout=COMMAND_TIMEOUT_SECONDS,
+                                   stdin=subprocess.DEVNULL)
+        if completed.returncode != 0:
+            raise AssertionError(f"skopeo inspect --raw failed for {argv[-1]}: {completed.stderr.decode()}")
+        return completed.stdout
+
+    def list_tags(self, name: str, repository: str, user: str | None = "default") -> list[str]:
+        user = self.registries.default_user(name) if user == "default" else user
+        result = check(run(["skopeo", "list-tags", *self._access_options(name, user),
+                            f"docker://{self.registries.host(name)}/{repository}"]))
+        return sorted(json.loads(result.stdout)["Tags"] or [])
+
+    def copy(self, source: str, name: str, repository: str, tag: str, user: str | None = "default") -> Result:
+        """Copy every platform of `source` (a transport:reference) to a registry; returns the result unchecked."""
+        user = self.registries.default_user(name) if user == "default" else user
+        return run(["skopeo", "copy", "--quiet", "--all", *self._access_options(name, user, prefix="dest-"),
+                    source, self.reference(name, repository, tag)])
+
+
+# buildah
+
+
+class Buildah:
+    """buildah with its own storage under a work directory (vfs driver, as root)."""
+
+    def __init__(self, storage_dir: Path):
+        self.options = ["--root", str(storage_dir / "root"), "--runroot", str(storage_dir / "run"),
+                        "--storage-driver", "vfs"]
+
+    def build_layout(self, context: Path, dockerfile: Path, platforms: list[str], manifest: str,
+                     layout_dir: Path, ref_name: str) -> Path:
+        """Build every platform into one manifest list and write it as an OCI layout; return the layout dir."""
+        check(run(["buildah", *self.options, "build", "--quiet", "--platform", ",".join(platforms),
+                   "--manifest", manifest, "-f", dockerfile, context]))
+        # `manifest push --all` writes the image index; a plain `push` would
+        # write one platform's manifest only.
+        check(run(["buildah", *self.options, "manifest", "push", "--all", "--quiet", manifest,
+                   f"oci:{layout_dir}:{ref_name}"]))
+        return layout_dir
+
+
+def layout_index_descriptor(layout_dir: Path, ref_name: str) -> dict:
+    """Return the descriptor in a layout's index.json whose ref.name annotation is `ref_name`."""
+    index = json.loads((layout_dir / "index.json").read_text())
+    for descriptor in index["manifests"]:
+        if descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref_name:
+            return descriptor
+    raise AssertionError(f"no entry named {ref_name!r} in {layout_dir / 'index.json'}")
+
+
+def platforms_of(index: dict) -> list[str]:
+    """Return the sorted os/architecture of every image in an index, without attestation entries."""
+    found = []
+    for descriptor in index.get("manifests", []):
+        platform = descriptor.get("platform", {})
+        if platform.get("os") == "unknown":
+            continue
+        found.append(f"{platform.get('os')}/{platform.get('architecture')}")
+    return sorted(found)
+
+
+# Token issuer
+
+
+def _basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def fetch_token_get(registries: Registries, scopes: list[str], user: str | None = None,
+                    offline: bool = False) -> dict:
+    """Request a token with the GET form (one `scope` parameter per scope)."""
+    query = [("service", registries.service)] + [("scope", scope) for scope in scopes]
+    if user is not None:
+        query.append(("account", user))
+    if offline:
+        query += [("offline_token", "true"), ("client_id", "multipush-tests")]
+    request = urllib.request.Request(registries.issuer_url + "?" + urllib.parse.urlencode(query))
+    if user is not None:
+        request.add_header("Authorization", _basic_header(user, registries.password("token", user)))
+    with urllib.request.urlopen(request, context=registries.ssl_context(), timeout=10) as response:
+        return json.load(response)
+
+
+def fetch_token_post(registries: Registries, scopes: list[str], form: dict[str, str]) -> dict:
+    """Request a token with the OAuth2 POST form; `form` contains grant_type and its credentials."""
+    body = {"service": registries.service, "client_id": "multipush-tests", "scope": " ".join(scopes), **form}
+    request = urllib.request.Request(registries.issuer_url, data=urllib.parse.urlencode(body).encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, context=registries.ssl_context(), timeout=10) as response:
+        return json.load(response)
+
+
+def _jwt_part(token: str, position: int) -> dict:
+    part = token.split(".")[position]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def jwt_header(token: str) -> dict:
+    """Decode a JWT's header without checking the signature."""
+    return _jwt_part(token, 0)
+
+
+def jwt_claims(token: str) -> dict:
+    """Decode a JWT's claims without checking the signature (the registry checks it)."""
+    return _jwt_part(token, 1)
+
+
+def registry_get(registries: Registries, name: str, path: str, token: str | None = None) -> tuple[int, bytes]:
+    """GET a registry API path with an optional bearer token; return the status and body."""
+    entry = registries.entry(name)
+    request = urllib.request.Request(f"{entry['scheme']}://{entry['host']}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = registries.ssl_context() if registries.is_tls(name) else None
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+# The example project and the plugin
+
+
+def copy_example(destination: Path, registries: Registries) -> Path:
+    """Copy examples/openkf to `destination` with its registry hosts replaced by the running ones."""
+    shutil.copytree(EXAMPLE_DIR, destination)
+    config = destination / "multipush.yaml"
+    replacements = {EXAMPLE_HOSTS[name]: registries.host(name) for name in EXAMPLE_HOSTS}
+    pattern = re.compile("|".join(re.escape(host) for host in replacements))
+    config.write_text(pattern.sub(lambda match: replacements[match.group(0)], config.read_text()))
+    return destination
+
+
+def plugin_binary() -> Path:
+    return Path(os.environ.get("MULTIPUSH_BINARY", DEFAULT_BINARY)).resolve()
+
+
+def make_docker_config(directory: Path, binary: Path) -> Path:
+    """Create a DOCKER_CONFIG directory where the docker CLI finds the plugin."""
+    plugins = directory / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    link = plugins / "docker-multipush"
+    if not link.exists():
+        link.symlink_to(binary)
+    config = directory / "config.json"
+    if not config.exists():
+        config.write_text("{}\n")
+    return directory
+
+
+def base_environment(home: Path) -> dict[str, str]:
+    """A clean environment: nothing from the caller's CI or docker setup leaks into the plugin."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": str(home),
+                   "LANG": "C.UTF-8", "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
+    return environment
+
+
+def github_push_tag_environment(directory: Path, tag: str, sha: str = "0123456789abcdef0123456789abcdef01234567",
+                                repository: str = "openimsdk/openkf") -> dict[str, str]:
+    """Environment variables of a GitHub Actions run for a push of tag `tag`, with its event payload file."""
+    owner, name = repository.split("/")
+    payload = {
+        "ref": f"refs/tags/{tag}",
+        "after": sha,
+        "created": True,
+        "deleted": False,
+        "repository": {"name": name, "full_name": repository, "default_branch": "main",
+                       "html_url": f"https://github.com/{repository}", "owner": {"login": owner}},
+        "head_commit": {"id": sha, "timestamp": "2026-12-04T20:00:00Z"},
+    }
+    event_file = directory / "github-event.json"
+    event_file.write_text(json.dumps(payload, indent=2) + "\n")
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event_file),
+        "GITHUB_REF": f"refs/tags/{tag}",
+        "GITHUB_REF_NAME": tag,
+        "GITHUB_REF_TYPE": "tag",
+        "GITHUB_SHA": sha,
+        "GITHUB_REPOSITORY": repository,
+        "GITHUB_REPOSITORY_OWNER": owner,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "1",
+        "GITHUB_RUN_NUMBER": "1",
+        "GITHUB_ACTOR": owner,
+        "GITHUB_WORKSPACE": str(directory),
+    }
