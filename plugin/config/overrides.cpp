@@ -56,7 +56,7 @@ Config config_from_overrides(const Overrides& overrides, const std::filesystem::
 
   std::set<std::string> names;
   for (const std::string& text : overrides.images) {
-    auto reference = ref::parse(text);
+    auto reference = ref::parse(text, /*lower_case=*/true);
     if (!reference) throw UsageError("--image: " + reference.error());
     if (reference->tag || reference->digest) {
       throw UsageError("--image \"" + text + "\" carries a tag or digest; pass \"" + reference->name() +

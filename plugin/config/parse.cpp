@@ -198,10 +198,11 @@ Registry ConfigParser::registry(const std::string& key, const Field& field) cons
   result.location = reader_.location(field.line);
   for (const auto& [name, value] : reader_.entries(field, kRegistryKeys)) {
     if (name == "namespace") {
-      result.namespace_ = reader_.string(value);
+      // Upper case is lower-cased, as docker/metadata-action does for image
+      // names (GitHub owners such as "OpenIMSDK" are often mixed case).
+      result.namespace_ = to_lower(reader_.string(value));
       const std::string& path = result.namespace_;
       if (path.empty()) continue;
-      if (has_upper(path)) reader_.fail(value, "namespace must be lower case; write \"" + to_lower(path) + "\"");
       if (!ref::is_valid_repository(path)) {
         reader_.fail(value, "invalid namespace \"" + path +
                                 "\"; write lower-case letters and digits joined by \".\", \"_\", \"-\" or \"/\", "
@@ -304,7 +305,8 @@ std::string ConfigParser::image_name(const Field& field) const {
     reader_.fail(field, "\"" + image + "\" carries a tag or digest; write the name only, since tags come from the "
                                        "tags rules");
   }
-  if (has_upper(image)) reader_.fail(field, "image must be lower case; write \"" + to_lower(image) + "\"");
+  // Lower-cased as docker/metadata-action does for image names.
+  image = to_lower(image);
   if (!ref::is_valid_repository(image)) {
     reader_.fail(field, "invalid image name \"" + image +
                             "\"; write lower-case letters and digits joined by \".\", \"_\", \"-\" or \"/\"");
@@ -317,7 +319,7 @@ std::vector<ImageRef> ConfigParser::images(const Field& field) const {
   std::set<std::string> seen;
   for (const Field& item : reader_.items(field)) {
     std::string text = reader_.string(item);
-    auto reference = ref::parse(text);
+    auto reference = ref::parse(text, /*lower_case=*/true);
     if (!reference) reader_.fail(item, reference.error());
     if (reference->tag || reference->digest) {
       reader_.fail(item, "\"" + text + "\" carries a tag or digest; write \"" + reference->name() +

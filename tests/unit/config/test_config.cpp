@@ -402,8 +402,6 @@ TEST_CASE("config: registry hosts") {
   CHECK(contains(error_of("registries: { \"bad_host\": {} }\ntargets: { a: {} }"), "is not a valid registry host"));
   CHECK(contains(error_of("registries:\n  docker.io: {}\n  index.docker.io: {}\ntargets: { a: {} }"),
                  "multipush.yaml:3: registries.index.docker.io: the same registry as line 2 (docker.io)"));
-  CHECK(contains(error_of("registries: { ghcr.io: { namespace: Acme } }\ntargets: { a: {} }"),
-                 "namespace must be lower case; write \"acme\""));
   CHECK(contains(error_of("registries: { ghcr.io: { namespace: /acme } }\ntargets: { a: {} }"), "invalid namespace"));
   CHECK(contains(error_of("registries: { ghcr.io: { username: bot } }\ntargets: { a: {} }"),
                  "only the username is set"));
@@ -411,19 +409,24 @@ TEST_CASE("config: registry hosts") {
                  "the username is empty"));
 }
 
+TEST_CASE("config: upper case names lowered") {
+  Config config = parse("registries: { ghcr.io: { namespace: OpenIMSDK } }\ntargets: { a: { image: OpenKF-Server } }");
+  CHECK(config.registries.at(0).namespace_ == "openimsdk");
+  CHECK(config.targets.at(0).image == "openkf-server");
+
+  Config full = parse("targets: { a: { images: [ghcr.io/Acme/App] } }");
+  CHECK(full.targets.at(0).images.at(0).reference.name() == "ghcr.io/acme/app");
+}
+
 TEST_CASE("config: targets and images") {
   CHECK(contains(error_of("registries: { ghcr.io: {} }\ntargets: { \"my app\": {} }"),
                  "invalid target name \"my app\""));
-  CHECK(contains(error_of("registries: { ghcr.io: {} }\ntargets: { a: { image: App } }"),
-                 "image must be lower case; write \"app\""));
   CHECK(contains(error_of("registries: { ghcr.io: {} }\ntargets: { a: { image: \"app:1.0\" } }"),
                  "carries a tag or digest"));
   CHECK(contains(error_of("registries: { ghcr.io: {} }\ntargets: { a: { image: ghcr.io/acme/app } }"),
                  "is a full reference"));
   CHECK(contains(error_of("targets: { a: { images: [\"ghcr.io/acme/app:1.0\"] } }"),
                  "targets.a.images[0]: \"ghcr.io/acme/app:1.0\" carries a tag or digest; write \"ghcr.io/acme/app\""));
-  CHECK(contains(error_of("targets: { a: { images: [ghcr.io/Acme/App] } }"),
-                 "invalid reference \"ghcr.io/Acme/App\": repository must be lower case; use \"ghcr.io/acme/app\""));
   CHECK(contains(error_of("targets: { a: { images: [ghcr.io/a/b, ghcr.io/a/b] } }"), "listed twice"));
   CHECK(contains(error_of("targets: { a: {} }"),
                  "multipush.yaml:1: targets.a: no registries are configured and the target lists no images"));
@@ -522,9 +525,10 @@ TEST_CASE("config: overrides errors") {
   CHECK_THROWS_WITH_AS(config_from_overrides(bad_platform, "/"), doctest::Contains("--platform: invalid platform"),
                        UsageError);
 
+  // Upper case is lower-cased, as docker/metadata-action does for images.
   Overrides upper;
   upper.images = {"ghcr.io/Acme/App"};
-  CHECK_THROWS_WITH_AS(config_from_overrides(upper, "/"), doctest::Contains("use \"ghcr.io/acme/app\""), UsageError);
+  CHECK(config_from_overrides(upper, "/").targets.at(0).images.at(0).reference.name() == "ghcr.io/acme/app");
 }
 
 TEST_CASE("config: apply overrides") {
