@@ -121,7 +121,7 @@ ExitCode run(const Options& options) {
   } catch (const Fatal& error) {
     auto summary = failed_summary(plan, log.run_id(), error, elapsed());
     work_dir.keep();
-    report::notify(plan.config.notify, summary, log);
+    report::notify(plan.config.notify, summary, log, &printer);
     log_end(summary, log);
     throw;
   }
@@ -129,8 +129,11 @@ ExitCode run(const Options& options) {
   auto summary = summarize(plan, results, log.run_id(), elapsed());
   printer.summary(report::summary_table(summary));
   write_results(plan, options, results, summary);
-  report::notify(plan.config.notify, summary, log);
+  report::notify(plan.config.notify, summary, log, &printer);
   log_end(summary, log);
+  if (auto error = log.write_error()) {
+    printer.warning(fmt::format("the run log {} is incomplete: {}", log.path().string(), *error));
+  }
   if (summary.exit_code != 0) {
     work_dir.keep();
     printer.info(fmt::format("The build output is kept in {}", work_dir.path().string()));

@@ -219,7 +219,9 @@ void verify_targets(Clients& clients, std::vector<TargetResult>& results, output
       if (references.empty()) references.push_back(pushed.digest);
       auto checks = verify::verify_destination(*clients.at(pushed.destination.registry),
                                                pushed.destination.repository, references, pushed.digest);
+      bool all_ok = true;
       for (auto& check : checks) {
+        all_ok = all_ok && check.ok;
         log.write("verify", {{"target", result.plan->target->name},
                              {"registry", check.registry},
                              {"repository", check.repository},
@@ -236,6 +238,8 @@ void verify_targets(Clients& clients, std::vector<TargetResult>& results, output
         }
         result.checks.push_back(std::move(check));
       }
+      if (all_ok) printer.info(fmt::format("  {}/{}: {} tag(s) resolve to {}", pushed.destination.registry,
+                               pushed.destination.repository, references.size(), short_digest(pushed.digest)));
     }
   }
   printer.end_step();

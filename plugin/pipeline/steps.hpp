@@ -1,8 +1,8 @@
 #pragma once
 
 // The steps of a run after planning. Each takes what the previous steps
-// produced and returns what the next ones need; pipeline::run() calls them
-// in order.
+// produced and returns what the next ones need, and pipeline::run() calls
+// them in order.
 
 #include <atomic>
 #include <map>
@@ -37,7 +37,7 @@ struct TargetResult {
 Clients open_clients(const Plan& plan, const Options& options);
 
 // Checks credentials and push permission before building. Returns the
-// registries that rejected them; throws Fatal(nothing_pushed) when every
+// registries that rejected them. Throws Fatal(nothing_pushed) when every
 // registry did, or any did under `preflight: strict`.
 std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
                                    report::RunLog& log);

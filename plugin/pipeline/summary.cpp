@@ -77,7 +77,11 @@ report::RunSummary summarize(const Plan& plan, const std::vector<TargetResult>& 
         ++ok;
         bool target_mismatch = false;
         bool checked = verified(result, pushed, target_mismatch);
-        outcome.status = target_mismatch ? "digest mismatch" : checked ? "verified" : "pushed";
+        if (target_mismatch) {
+          outcome.status = "digest mismatch";
+        } else {
+          outcome.status = checked ? "verified" : "pushed";
+        }
         if (target_mismatch) {
           mismatch = true;
           failed_registries.insert(pushed.destination.registry);

@@ -29,10 +29,13 @@ class Target {
                                                      const std::string& media_type, const std::string& bytes) = 0;
 };
 
-// How often a retryable failure (connection error, 408, 429, 5xx) is tried
-// again, with exponential backoff and jitter starting at `base_delay`.
+// How often a step that failed in a retryable way (connection error, 408,
+// 429, 5xx) is tried again, with exponential backoff and jitter starting at
+// `base_delay`. RegistryClient already retries each request (3 attempts,
+// Retry-After honoured), so the engine's second attempt only adds what the
+// client cannot do alone: a fresh upload session after a failed upload.
 struct RetryPolicy {
-  int max_attempts = 3;
+  int max_attempts = 2;
   std::chrono::milliseconds base_delay{500};
 };
 
