@@ -78,9 +78,9 @@ const json* find_auth_entry(const json& config, const std::string& key) {
   if (auths == config.end() || !auths->is_object()) return nullptr;
   auto exact = auths->find(key);
   if (exact != auths->end()) return &*exact;
-  std::string wanted = hostname_form(key);
+  std::string expected_host = hostname_form(key);
   for (auto it = auths->begin(); it != auths->end(); ++it) {
-    if (hostname_form(it.key()) == wanted) return &*it;
+    if (hostname_form(it.key()) == expected_host) return &*it;
   }
   return nullptr;
 }
@@ -130,7 +130,7 @@ std::optional<Credentials> from_helper(const std::string& helper, const std::str
                      ") was not found on PATH: install it or remove it from the docker config");
   }
   if (result->timed_out) {
-    throw UsageError("the credential helper " + program + " did not answer `get` for " + key + " within " +
+    throw UsageError("the credential helper " + program + " timed out after " +
                      std::to_string(kHelperTimeout.count()) + " seconds: check that it can run without a prompt");
   }
   std::string out = trim(result->stdout_text);

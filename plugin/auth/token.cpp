@@ -197,7 +197,7 @@ std::expected<Token, AuthError> Authenticator::fetch_token(const Challenge& chal
                                                            const std::vector<std::string>& scopes) {
   if (credentials_ && !credentials_->identity_token.empty()) {
     // std::nullopt means the token server has no OAuth2 endpoint, so the
-    // GET form is the fallback, with the identity token as the password.
+    // GET form is the fallback.
     if (auto token = fetch_token_post(challenge, scopes)) return *token;
   }
   return fetch_token_get(challenge, scopes);
@@ -216,21 +216,27 @@ std::expected<Token, AuthError> Authenticator::fetch_token_get(const Challenge& 
   if (!service.empty()) add("service", service);
   for (const auto& scope : scopes) add("scope", scope);
 
-  http::Request request;
-  request.url = std::move(url);
-  request.timeout = kTokenRequestTimeout;
-  request.follow_redirects = true;
+  http::Headers headers;
   if (credentials_) {
+    // NOTE: the GET form has no field for a refresh token. Sending it as
+    // the password of the user "<token>" is untested against real token
+    // servers.
     std::string password = credentials_->password.empty() ? credentials_->identity_token : credentials_->password;
     std::string username = credentials_->username.empty() ? "<token>" : credentials_->username;
     if (!password.empty()) {
       if (!credentials_->username.empty()) add("account", credentials_->username);
       std::string encoded = base64_encode(username + ":" + password);
       output::register_secret(encoded);
-      request.headers.emplace_back("Authorization", "Basic " + encoded);
+      headers.emplace_back("Authorization", "Basic " + encoded);
     }
   }
-  if (first) request.url.pop_back();
+  if (first) url.pop_back();
+
+  http::Request request;
+  request.url = std::move(url);
+  request.headers = std::move(headers);
+  request.timeout = kTokenRequestTimeout;
+  request.follow_redirects = true;
   return token_from_response(realm, client_.send(request));
 }
 
@@ -272,7 +278,7 @@ std::expected<Token, AuthError> Authenticator::token_from_response(
   }
   if (status != 200) {
     bool retryable = status == 408 || status == 429 || status >= 500;
-    return std::unexpected(AuthError{"the token server " + realm + " answered HTTP " + std::to_string(status) +
+    return std::unexpected(AuthError{"the token server " + realm + " returned HTTP " + std::to_string(status) +
                                          " to a token request",
                                      false, retryable, false});
   }

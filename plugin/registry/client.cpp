@@ -148,7 +148,7 @@ RegistryError RegistryClient::Impl::status_error(const Call& call, const http::R
     result.message = (credentials ? "the credentials from " + source : std::string("anonymous access")) +
                      " may not push to " + target + ": grant push (write) access to the account or token";
   } else {
-    result.message = target + " answered HTTP " + std::to_string(response.status) + " to " + call.method;
+    result.message = target + " returned HTTP " + std::to_string(response.status) + " to " + call.method;
   }
   if (!details.empty()) result.message += " (" + details + ")";
   result.message = output::redact(result.message);
@@ -188,7 +188,7 @@ Result<void> RegistryClient::Impl::ensure_ready() {
   bool plain_allowed = options.insecure || detail::is_loopback(options.host);
   if (!response && plain_allowed) {
     // Loopback and insecure registries may speak plain HTTP. Only a
-    // registry's answer (200 or 401) counts, so that an HTTPS server that
+    // registry response (200 or 401) counts, so that an HTTPS server that
     // rejects a plain request (400) keeps the HTTPS error.
     auto plain = ping("http");
     if (plain && (plain->status == 200 || plain->status == 401)) {
@@ -212,7 +212,7 @@ Result<void> RegistryClient::Impl::ensure_ready() {
   }
   RegistryError error = status_error(call, *response);
   if (response->status == 404) {
-    error.message = options.host + " is not an OCI registry: GET /v2/ answered 404. Check the registry host name";
+    error.message = options.host + " is not an OCI registry: GET /v2/ returned 404. Check the registry host name";
   }
   scheme.clear();
   return std::unexpected(error);

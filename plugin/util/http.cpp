@@ -32,7 +32,7 @@ std::string trim(std::string_view text) {
   return std::string(text.substr(begin, end - begin));
 }
 
-// The parts of a URI as RFC 3986 section 3 splits them. `has_*` tells an
+// The parts of a URI as RFC 3986 section 3 splits them. `has_*` distinguishes an
 // empty component ("http://h/?") from an absent one.
 struct UriParts {
   std::string scheme;

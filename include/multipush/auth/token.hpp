@@ -76,7 +76,7 @@ class Authenticator {
   Authenticator(http::Client& client, std::optional<Credentials> credentials);
 
   // Returns the Authorization header value for a request that the registry
-  // answered (or would answer) with `challenges`, covering `scopes`
+  // rejected (or would reject) with `challenges`, covering `scopes`
   // ("repository:acme/app:pull,push"). Returns "" when the request should go
   // without Authorization (no challenge, or Basic without credentials).
   // With `renew`, a cached token is dropped and a new one fetched.
@@ -88,7 +88,7 @@ class Authenticator {
  private:
   std::expected<Token, AuthError> fetch_token(const Challenge& challenge, const std::vector<std::string>& scopes);
   std::expected<Token, AuthError> fetch_token_get(const Challenge& challenge, const std::vector<std::string>& scopes);
-  // Returns std::nullopt when the token server answers 404 or 405, which
+  // Returns std::nullopt when the token server returns 404 or 405, which
   // means it has no OAuth2 endpoint.
   std::optional<std::expected<Token, AuthError>> fetch_token_post(const Challenge& challenge,
                                                                   const std::vector<std::string>& scopes);

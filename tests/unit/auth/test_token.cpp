@@ -101,3 +101,108 @@ TEST_CASE("authenticator basic and registry token") {
   CHECK(unknown.error().message.find("Digest") == std::string::npos);
   CHECK(unknown.error().message.find("digest") != std::string::npos);
 }
+
+// Token requests against tests/support/http_echo.py, whose token value
+// spells out the request: "METHOD|QUERY|AUTHORIZATION|BODY".
+
+#include "util/echo_server.hpp"
+
+namespace {
+
+std::vector<Challenge> bearer(const std::string& realm, const std::string& extra = "") {
+  return parse_challenges("Bearer realm=\"" + realm + "\",service=\"registry.test\"" + extra);
+}
+
+}  // namespace
+
+TEST_CASE("authenticator bearer get form") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-1234";
+  Authenticator authenticator(client, credentials);
+  auto value = authenticator.authorization(bearer(server.url() + "/token"),
+                                           {"repository:acme/app:pull,push", "repository:acme/base:pull"});
+  REQUIRE(value);
+  CHECK(*value ==
+        "Bearer GET|service=registry.test&scope=repository%3Aacme%2Fapp%3Apull%2Cpush"
+        "&scope=repository%3Aacme%2Fbase%3Apull&account=alice|Basic YWxpY2U6cHctMTIzNA==|");
+}
+
+TEST_CASE("authenticator bearer anonymous and challenge scope") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Authenticator authenticator(client, std::nullopt);
+  auto value = authenticator.authorization(bearer(server.url() + "/token", ",scope=\"repository:x/y:pull\""), {});
+  REQUIRE(value);
+  CHECK(*value == "Bearer GET|service=registry.test&scope=repository%3Ax%2Fy%3Apull||");
+}
+
+TEST_CASE("authenticator bearer cache and renew") {
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-1234";
+  Authenticator authenticator(client, credentials);
+  std::vector<Challenge> challenges;
+  std::string first;
+  {
+    multipush::test::EchoServer server;
+    challenges = bearer(server.url() + "/token");
+    auto value = authenticator.authorization(challenges, {"repository:acme/app:pull,push"});
+    REQUIRE(value);
+    first = *value;
+  }
+  // The token server has stopped, so only the cache can answer.
+  auto cached = authenticator.authorization(challenges, {"repository:acme/app:pull,push"});
+  REQUIRE(cached);
+  CHECK(*cached == first);
+  auto other_scope = authenticator.authorization(challenges, {"repository:acme/other:pull,push"});
+  CHECK_FALSE(other_scope);
+  auto renewed = authenticator.authorization(challenges, {"repository:acme/app:pull,push"}, true);
+  REQUIRE_FALSE(renewed);
+  CHECK(renewed.error().retryable);
+}
+
+TEST_CASE("authenticator identity token post form") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.identity_token = "refresh-9876";
+  Authenticator authenticator(client, credentials);
+  auto value = authenticator.authorization(bearer(server.url() + "/token"), {"repository:acme/app:pull,push"});
+  REQUIRE(value);
+  CHECK(*value ==
+        "Bearer POST|||grant_type=refresh_token&service=registry.test&client_id=docker-multipush"
+        "&access_type=offline&scope=repository%3Aacme%2Fapp%3Apull%2Cpush&refresh_token=refresh-9876");
+}
+
+TEST_CASE("authenticator identity token falls back to get") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.identity_token = "refresh-9876";
+  Authenticator authenticator(client, credentials);
+  auto value =
+      authenticator.authorization(bearer(server.url() + "/token-no-oauth"), {"repository:acme/app:pull,push"});
+  REQUIRE(value);
+  CHECK(value->starts_with("Bearer GET|service=registry.test&scope=repository%3Aacme%2Fapp%3Apull%2Cpush|Basic "));
+  CHECK(value->find(base64_encode("<token>:refresh-9876")) != std::string::npos);
+}
+
+TEST_CASE("authenticator token server rejects") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "wrong-pass";
+  credentials.source = "auths[registry.test]";
+  Authenticator authenticator(client, credentials);
+  auto value = authenticator.authorization(bearer(server.url() + "/token-denied"), {"repository:a:pull"});
+  REQUIRE_FALSE(value);
+  CHECK(value.error().unauthorized);
+  CHECK_FALSE(value.error().retryable);
+  CHECK(value.error().message.find("auths[registry.test]") != std::string::npos);
+  CHECK(value.error().message.find("wrong-pass") == std::string::npos);
+}

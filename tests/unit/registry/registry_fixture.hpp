@@ -48,15 +48,16 @@ class RegistryServer {
     }
     write_config();
     start();
-    wait_until_ready();
+    try {
+      wait_until_ready();
+    } catch (...) {
+      stop();
+      throw;
+    }
   }
 
   ~RegistryServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
+    stop();
     std::error_code ec;
     if (keep_) {
       MESSAGE("registry files kept in " << dir_.string());
@@ -79,6 +80,14 @@ class RegistryServer {
   void keep() { keep_ = true; }
 
  private:
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
   static int free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -191,7 +200,7 @@ class RegistryServer {
     std::ifstream log(dir_ / "registry.log");
     std::stringstream text;
     text << log.rdbuf();
-    throw std::runtime_error("docker-registry did not answer on " + host_ + ": " + text.str());
+    throw std::runtime_error("docker-registry did not respond on " + host_ + ": " + text.str());
   }
 
   Mode mode_;

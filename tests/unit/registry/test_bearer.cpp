@@ -1,0 +1,55 @@
+#include <doctest/doctest.h>
+
+#include "multipush/oci/digest.hpp"
+#include "multipush/registry/client.hpp"
+#include "util/echo_server.hpp"
+
+// Token flows of RegistryClient against the stand-in registry of
+// tests/support/http_echo.py. Real token servers are covered by the
+// integration tests.
+
+using multipush::registry::Options;
+using multipush::registry::RegistryClient;
+
+namespace {
+
+Options options_for(const multipush::test::EchoServer& server) {
+  Options options;
+  options.host = "127.0.0.1:" + std::to_string(server.port());
+  multipush::auth::Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-bearer";
+  options.credentials = credentials;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("bearer token for repository") {
+  multipush::test::EchoServer server;
+  RegistryClient client(options_for(server));
+  auto exists = client.blob_exists("acme/app", multipush::oci::sha256_digest("x"));
+  REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().str()));
+  CHECK_FALSE(*exists);
+  CHECK(client.scheme() == "http");
+  // A second repository needs a token with its own scope.
+  auto other = client.blob_exists("acme/other", multipush::oci::sha256_digest("x"));
+  REQUIRE_MESSAGE(other, (other ? "" : other.error().str()));
+  CHECK_FALSE(*other);
+}
+
+TEST_CASE("bearer invalid token renewed once") {
+  multipush::test::EchoServer server;
+  RegistryClient client(options_for(server));
+  auto exists = client.blob_exists("acme/expire", multipush::oci::sha256_digest("x"));
+  REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().str()));
+  CHECK_FALSE(*exists);
+}
+
+TEST_CASE("retry after 503") {
+  multipush::test::EchoServer server;
+  RegistryClient client(options_for(server));
+  auto exists = client.blob_exists("acme/flaky", multipush::oci::sha256_digest("x"));
+  REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().str()));
+  CHECK_FALSE(*exists);
+}
