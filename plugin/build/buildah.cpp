@@ -71,6 +71,7 @@ BuildahCommands buildah_commands(const Request& request, const TargetSpec& spec,
   BuildahCommands commands;
 
   commands.build = buildah({"build", "--format", "oci"});
+  if (request.source_date_epoch) commands.build.insert(commands.build.end(), {"--timestamp", *request.source_date_epoch});
   if (!target.platforms.empty()) commands.build.insert(commands.build.end(), {"--platform", join(target.platforms, ",")});
   commands.build.insert(commands.build.end(), {"--manifest", manifest_name, "-f", target.dockerfile.string()});
   for (const auto& [name, value] : target.args) commands.build.insert(commands.build.end(), {"--build-arg", name + "=" + value});

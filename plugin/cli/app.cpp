@@ -91,24 +91,23 @@ void add_shared_options(CLI::App& app, pipeline::Options& options, std::string& 
 
 }  // namespace
 
-std::pair<pipeline::DockerGlobals, std::vector<std::string>> split_docker_globals(
-    const std::vector<std::string>& args) {
-  pipeline::DockerGlobals globals;
-  const bool has_plugin_name = std::find(args.begin(), args.end(), "multipush") != args.end();
+namespace {
+
+// Takes docker global options from the front of `args` and returns how many
+// tokens they used. With `plugin_mode` false, `--context` is left alone,
+// because standalone it is the plugin's own build-context option.
+size_t take_globals(const std::vector<std::string>& args, bool plugin_mode, pipeline::DockerGlobals& globals) {
   size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if (arg == "multipush" && has_plugin_name) {
-      ++i;
-      break;
-    }
-    std::string name = arg.substr(0, arg.find('='));
-    bool inline_value = arg.find('=') != std::string::npos;
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(0, equals);
+    if (!plugin_mode && name == "--context") break;
     if (takes_value(name)) {
       globals.args.push_back(arg);
       std::string value;
-      if (inline_value) {
-        value = arg.substr(arg.find('=') + 1);
+      if (equals != std::string::npos) {
+        value = arg.substr(equals + 1);
       } else if (i + 1 < args.size()) {
         value = args[++i];
         globals.args.push_back(value);
@@ -121,11 +120,27 @@ std::pair<pipeline::DockerGlobals, std::vector<std::string>> split_docker_global
       if (name == "-D" || name == "--debug") globals.debug = true;
       continue;
     }
-    if (!has_plugin_name) break;
-    // An unknown token before `multipush`: leave everything to the parser.
     break;
   }
-  return {globals, std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(i), args.end())};
+  return i;
+}
+
+}  // namespace
+
+std::pair<pipeline::DockerGlobals, std::vector<std::string>> split_docker_globals(
+    const std::vector<std::string>& args) {
+  // Run by the docker CLI, the arguments are docker's global options, then
+  // the plugin name, then the plugin's own arguments.
+  pipeline::DockerGlobals globals;
+  size_t used = take_globals(args, /*plugin_mode=*/true, globals);
+  if (used < args.size() && args[used] == "multipush") {
+    return {globals, std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(used) + 1, args.end())};
+  }
+  // Standalone: only the leading docker options that the plugin does not
+  // define itself.
+  globals = {};
+  used = take_globals(args, /*plugin_mode=*/false, globals);
+  return {globals, std::vector<std::string>(args.begin() + static_cast<std::ptrdiff_t>(used), args.end())};
 }
 
 ExitCode run(const std::vector<std::string>& raw_args) {

@@ -119,14 +119,13 @@ struct Printer::Impl {
     return std::string(style) + std::string(text) + std::string(reset);
   }
 
-  // Writes a workflow command to stdout after flushing stderr, so that the
-  // command follows the human lines printed before it.
-  // NOTE: the runner reads stdout and stderr as two pipes, so it may still
-  // place a stderr line on the wrong side of a ::group:: line.
+  // Writes a workflow command to stderr, in order with the human lines. The
+  // Actions runner processes commands on stderr as on stdout (actions/runner
+  // ScriptHandler.cs hands both streams to an OutputManager), and stdout
+  // stays free for results such as `build --print > bake.json`.
   void write_command(const std::string& line) {
+    err << line << '\n';
     err.flush();
-    out << line << '\n';
-    out.flush();
   }
 
   void write_human(const std::string& line) {

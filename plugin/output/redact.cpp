@@ -78,10 +78,10 @@ void register_secret(std::string_view secret) {
       if (end == std::string::npos) end = value.size();
       std::string line = value.substr(begin, end - begin);
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) std::printf("::add-mask::%s\n", line.c_str());
+      if (!line.empty()) std::fprintf(stderr, "::add-mask::%s\n", line.c_str());
       begin = end + 1;
     }
-    std::fflush(stdout);
+    std::fflush(stderr);
   }
 }
 

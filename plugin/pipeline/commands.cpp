@@ -29,6 +29,7 @@ build::Request request_for(const Plan& plan, const Options& options, const std::
   request.docker_command = util::get_env_or("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "docker");
   request.work_dir = work_dir;
   request.github_actions = plan.context.github_actions;
+  request.source_date_epoch = plan.context.source_date_epoch;
   for (const auto& target : plan.targets) {
     request.targets.push_back({target.target, target.metadata.tags, target.metadata.labels,
                                target.metadata.annotations});

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -350,3 +351,133 @@ def github_push_tag_environment(directory: Path, tag: str, sha: str = "012345678
         "GITHUB_ACTOR": owner,
         "GITHUB_WORKSPACE": str(directory),
     }
+
+
+# Pipeline scenarios: config edits, GitHub events, run logs, webhooks
+
+
+def rename_images(project: Path, suffix: str) -> dict[str, str]:
+    """Append `-suffix` to every `image: openkf-...` name in the project's multipush.yaml.
+
+    Returns the new image name of each target, so that a test pushes to repositories no other test uses.
+    """
+    config = project / "multipush.yaml"
+    pattern = re.compile(r"^  (\w+):(.*?)image: (openkf-\w+)", re.MULTILINE)
+    text = config.read_text()
+    renamed = {match.group(1): f"{match.group(3)}-{suffix}" for match in pattern.finditer(text)}
+    if not renamed:
+        raise AssertionError(f"no `image: openkf-...` entry found in {config}")
+    config.write_text(pattern.sub(lambda match: f"  {match.group(1)}:{match.group(2)}image: "
+                                                f"{match.group(3)}-{suffix}", text))
+    return renamed
+
+
+def replace_in_config(project: Path, old: str, new: str) -> None:
+    """Replace every occurrence of `old` in the project's multipush.yaml; fail when there is none."""
+    config = project / "multipush.yaml"
+    text = config.read_text()
+    if old not in text:
+        raise AssertionError(f"{old!r} not found in {config}")
+    config.write_text(text.replace(old, new))
+
+
+def closed_port() -> int:
+    """Return a port on 127.0.0.1 where nothing listens right now (bound, then released)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def github_pull_request_environment(directory: Path, number: int = 42,
+                                    head_sha: str = "fedcba9876543210fedcba9876543210fedcba98",
+                                    merge_sha: str = "1111111111111111111111111111111111111111",
+                                    repository: str = "openimsdk/openkf") -> dict[str, str]:
+    """Environment variables of a GitHub Actions `pull_request` run, with its event payload file."""
+    owner, name = repository.split("/")
+    payload = {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"sha": head_sha, "ref": "feature/faster-push"},
+            "base": {"sha": merge_sha, "ref": "main"},
+        },
+        "repository": {"name": name, "full_name": repository, "default_branch": "main",
+                       "html_url": f"https://github.com/{repository}", "owner": {"login": owner}},
+    }
+    event_file = directory / "github-event.json"
+    event_file.write_text(json.dumps(payload, indent=2) + "\n")
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event_file),
+        "GITHUB_REF": f"refs/pull/{number}/merge",
+        "GITHUB_REF_NAME": f"{number}/merge",
+        "GITHUB_REF_TYPE": "branch",
+        "GITHUB_HEAD_REF": "feature/faster-push",
+        "GITHUB_BASE_REF": "main",
+        "GITHUB_SHA": merge_sha,
+        "GITHUB_REPOSITORY": repository,
+        "GITHUB_REPOSITORY_OWNER": owner,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "2",
+        "GITHUB_RUN_NUMBER": "2",
+        "GITHUB_ACTOR": owner,
+        "GITHUB_WORKSPACE": str(directory),
+    }
+
+
+def run_log_files(project: Path) -> list[Path]:
+    """Return the run logs under the project's default log directory, oldest first."""
+    directory = project / ".multipush" / "runs"
+    return sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+
+
+def read_run_log(path: Path) -> list[dict]:
+    """Return the events of one JSON Lines run log."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def events_of(events: list[dict], name: str) -> list[dict]:
+    return [event for event in events if event.get("event") == name]
+
+
+class WebhookReceiver:
+    """tests/support/webhook_receiver.py on 127.0.0.1, recording each POST as one JSON line."""
+
+    def __init__(self, directory: Path):
+        self.record_file = directory / "webhook-requests.jsonl"
+        self.process = subprocess.Popen(["/usr/bin/python3", SUPPORT_DIR / "webhook_receiver.py", self.record_file],
+                                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        port_line = self.process.stdout.readline().strip()
+        if not port_line.isdigit():
+            self.stop()
+            raise AssertionError(f"webhook_receiver.py printed {port_line!r} instead of its port")
+        self.url = f"http://127.0.0.1:{port_line}/hook"
+
+    def requests(self) -> list[dict]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def skopeo_tags_or_none(skopeo: Skopeo, name: str, repository: str) -> list[str] | None:
+    """Return the repository's tags, or None when the registry does not know the repository."""
+    user = skopeo.registries.default_user(name)
+    result = run(["skopeo", "list-tags", *skopeo._access_options(name, user),
+                  f"docker://{skopeo.registries.host(name)}/{repository}"])
+    if result.returncode != 0:
+        # skopeo 1.9 prints the registry's 404 without its NAME_UNKNOWN error code.
+        if any(text in result.stderr for text in ("name unknown", "NAME_UNKNOWN", "404 (Not Found)")):
+            return None
+        raise AssertionError(f"skopeo list-tags failed\n{result.describe()}")
+    return sorted(json.loads(result.stdout)["Tags"] or [])

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,10 @@ struct Request {
   std::string docker_command = "docker";       // $DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND when set
   std::filesystem::path work_dir;              // fresh directory for this run: bake file, metadata, layouts
   bool github_actions = false;                 // wrap builder output in ::stop-commands::
+  // SOURCE_DATE_EPOCH: buildah gets it as --timestamp so that layers and
+  // configs are reproducible and a re-run has nothing new to push. buildx
+  // reads the variable from the environment itself.
+  std::optional<std::string> source_date_epoch;
 };
 
 struct BuiltImage {

@@ -42,8 +42,9 @@ std::string escape_workflow_property(std::string_view text);
 struct PrinterOptions {
   Mode mode = Mode::automatic;
   // Emit workflow commands: ::group:: per step and ::error::/::warning::
-  // annotations. They go to stdout, where the runner reads them, and are not
-  // written in json mode because stdout then carries JSON only.
+  // annotations. They go to stderr, which the runner reads for commands as it
+  // does stdout, and are not written in json mode, which prints nothing on
+  // stderr.
   bool github_actions = false;
 };
 

@@ -10,7 +10,7 @@ namespace multipush::output {
 // hides it. Values shorter than 4 characters are ignored, since hiding them
 // would garble ordinary text. The base64 form of "user:secret" is not
 // derived here: register it too where it is built. In GitHub Actions the
-// value is also masked with ::add-mask:: on stdout.
+// value is also masked with ::add-mask:: on stderr.
 void register_secret(std::string_view secret);
 
 // Returns `text` with every registered secret replaced by "****", and with
