@@ -29,7 +29,7 @@ function(multipush_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wconversion -Wno-sign-conversion -Wnon-virtual-dtor
     # GCC 12 reports false -Wrestrict positives inside std::string.
-    -Wno-restrict)
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
   if(MULTIPUSH_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

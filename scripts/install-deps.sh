@@ -23,6 +23,8 @@ packages=(
   # tests and demo
   docker-registry buildah skopeo apache2-utils golang-docker-credential-helpers pass
   python3 python3-cryptography python3-jwt python3-pytest jq openssl curl ca-certificates iproute2
+  # fuzzing: libstdc++ 12's std::expected needs clang 19 or later
+  clang-19 libclang-rt-19-dev
 )
 # The plugin protocol needs a docker CLI; a machine that has one keeps it.
 if ! command -v docker >/dev/null 2>&1; then

@@ -178,4 +178,18 @@ std::vector<Scope> parse_scopes(std::string_view text) {
   return scopes;
 }
 
+std::string repository_scope(std::string_view repository, std::string_view actions) {
+  std::string scope = "repository:";
+  scope += repository;
+  scope += ':';
+  scope += actions;
+  return scope;
+}
+
+std::vector<std::string> push_scopes(std::string_view repository, std::string_view mount_from) {
+  std::vector<std::string> scopes{repository_scope(repository, "pull,push")};
+  if (!mount_from.empty() && mount_from != repository) scopes.push_back(repository_scope(mount_from, "pull"));
+  return scopes;
+}
+
 }  // namespace multipush::auth

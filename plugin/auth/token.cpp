@@ -147,8 +147,9 @@ void TokenCache::erase(const Key& key) {
   tokens_.erase(key);
 }
 
-Authenticator::Authenticator(http::Client& client, std::optional<Credentials> credentials)
-    : client_(client), credentials_(std::move(credentials)) {
+Authenticator::Authenticator(http::Client& client, std::optional<Credentials> credentials,
+                             AuthenticatorOptions options)
+    : client_(client), credentials_(std::move(credentials)), options_(options) {
   if (credentials_) {
     for (const auto* secret : {&credentials_->password, &credentials_->identity_token, &credentials_->registry_token}) {
       output::register_secret(*secret);
@@ -193,12 +194,29 @@ std::expected<std::string, AuthError> Authenticator::authorization(const std::ve
                                    false, false, false});
 }
 
+std::string Authenticator::refresh_token_for(const Challenge& challenge) const {
+  {
+    std::lock_guard lock(refresh_mutex_);
+    auto it = refresh_tokens_.find(challenge.param("realm") + " " + challenge.param("service"));
+    if (it != refresh_tokens_.end()) return it->second;
+  }
+  return credentials_ ? credentials_->identity_token : std::string();
+}
+
 std::expected<Token, AuthError> Authenticator::fetch_token(const Challenge& challenge,
                                                            const std::vector<std::string>& scopes) {
-  if (credentials_ && !credentials_->identity_token.empty()) {
-    // std::nullopt means the token server has no OAuth2 endpoint, so the
-    // GET form is the fallback.
-    if (auto token = fetch_token_post(challenge, scopes)) return *token;
+  // The docker CLI's order: the OAuth2 POST form for an identity (refresh)
+  // token, or for a password when asked to; the GET form otherwise, and
+  // when the token server has no OAuth2 endpoint (std::nullopt).
+  std::string refresh_token = refresh_token_for(challenge);
+  if (!refresh_token.empty() || (options_.oauth_password && has_password(credentials_))) {
+    if (auto token = fetch_token_post(challenge, scopes, refresh_token)) {
+      if (*token && !(*token)->refresh_token.empty()) {
+        std::lock_guard lock(refresh_mutex_);
+        refresh_tokens_[challenge.param("realm") + " " + challenge.param("service")] = (*token)->refresh_token;
+      }
+      return *token;
+    }
   }
   return fetch_token_get(challenge, scopes);
 }
@@ -241,7 +259,8 @@ std::expected<Token, AuthError> Authenticator::fetch_token_get(const Challenge& 
 }
 
 std::optional<std::expected<Token, AuthError>> Authenticator::fetch_token_post(const Challenge& challenge,
-                                                                const std::vector<std::string>& scopes) {
+                                                                const std::vector<std::string>& scopes,
+                                                                const std::string& refresh_token) {
   std::string realm = challenge.param("realm");
   std::string scope_field;
   for (const auto& scope : scopes) scope_field += (scope_field.empty() ? "" : " ") + scope;
@@ -251,10 +270,16 @@ std::optional<std::expected<Token, AuthError>> Authenticator::fetch_token_post(c
   request.url = realm;
   request.timeout = kTokenRequestTimeout;
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-  request.body = "grant_type=refresh_token&service=" + http::url_encode(challenge.param("service")) +
+  request.body = std::string("grant_type=") + (refresh_token.empty() ? "password" : "refresh_token") +
+                 "&service=" + http::url_encode(challenge.param("service")) +
                  "&client_id=" + http::url_encode(std::string(kOAuthClientId)) + "&access_type=offline" +
-                 "&scope=" + http::url_encode(scope_field) +
-                 "&refresh_token=" + http::url_encode(credentials_->identity_token);
+                 "&scope=" + http::url_encode(scope_field);
+  if (!refresh_token.empty()) {
+    request.body += "&refresh_token=" + http::url_encode(refresh_token);
+  } else {
+    request.body += "&username=" + http::url_encode(credentials_->username) +
+                    "&password=" + http::url_encode(credentials_->password);
+  }
   auto response = client_.send(request);
   if (response && (response->status == 404 || response->status == 405)) {
     return std::nullopt;

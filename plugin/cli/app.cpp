@@ -41,7 +41,7 @@ constexpr const char* kExitCodes =
     "  6    verification found a registry serving a different digest than was pushed\n"
     "  130  interrupted; running the same command again completes the job\n";
 
-const std::set<std::string, std::less<>> kCommands = {"run", "meta", "build", "verify", "log", "version"};
+const std::set<std::string, std::less<>> kCommands = {"run", "meta", "build", "push", "mirror", "verify", "log", "version"};
 
 // Shared options that take a value, so that the first positional argument
 // (the command name, or a target of the default `run` command) can be found.
@@ -79,6 +79,8 @@ void add_shared_options(CLI::App& app, pipeline::Options& options, std::string& 
   app.add_option("--metadata-file", options.metadata_file, "Write the result per target as JSON to this file");
   app.add_option("--log-dir", options.log_dir, "Run log directory (default: log.dir, or ./.multipush/runs)");
   app.add_flag("--debug", options.debug, "Write a debug log to stderr");
+  app.add_flag("--skip-preflight", options.skip_preflight,
+               "Skip the check that each registry accepts the credentials for push before building");
   app.add_option("--image", options.overrides.images,
                  "Without a config file: image reference to push to (repeatable)");
   app.add_option("--context", options.overrides.context, "Without a config file: build context (default: .)");
@@ -167,6 +169,8 @@ ExitCode run(const std::vector<std::string>& raw_args) {
   add_run_command(app, context);
   add_meta_command(app, context);
   add_build_command(app, context);
+  add_push_command(app, context);
+  add_mirror_command(app, context);
   add_verify_command(app, context);
   add_log_command(app, context);
   add_version_command(app, context);

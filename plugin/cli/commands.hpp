@@ -21,6 +21,8 @@ struct CommandContext {
 void add_run_command(CLI::App& app, CommandContext& context);
 void add_meta_command(CLI::App& app, CommandContext& context);
 void add_build_command(CLI::App& app, CommandContext& context);
+void add_push_command(CLI::App& app, CommandContext& context);
+void add_mirror_command(CLI::App& app, CommandContext& context);
 void add_verify_command(CLI::App& app, CommandContext& context);
 void add_log_command(CLI::App& app, CommandContext& context);
 void add_version_command(CLI::App& app, CommandContext& context);

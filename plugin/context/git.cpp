@@ -62,27 +62,94 @@ std::optional<std::pair<std::string, std::string>> split_remote_url(std::string 
   return std::pair{host, host_and_path.substr(slash + 1)};
 }
 
+// The first line of `text` that does not describe the detached HEAD itself,
+// such as "(HEAD detached at 1a2b3c4)".
+std::string first_line(const std::optional<std::string>& text) {
+  if (!text) return {};
+  std::size_t start = 0;
+  while (start < text->size()) {
+    auto end = text->find('\n', start);
+    std::string line = text->substr(start, end - start);
+    if (!line.empty() && !line.starts_with("(")) return line;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return {};
+}
+
+// The ref of a detached HEAD from `git show -s --pretty=%D`: the first
+// decoration after HEAD. "tag: X" gives refs/tags/X, "pull/N/head" (or
+// merge) refs/pull/N/head, "origin/b" and "b" refs/heads/b. A HEAD with no
+// decoration takes the first local branch that contains it, then the first
+// remote branch, then the first tag; "" when there is none.
+std::string detached_ref(const std::filesystem::path& dir) {
+  std::string decorations = git(dir, {"show", "-s", "--pretty=%D", "HEAD"}).value_or("");
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start < decorations.size()) {
+    auto comma = decorations.find(", ", start);
+    std::string name = decorations.substr(start, comma - start);
+    if (name != "HEAD" && !name.empty()) names.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 2;
+  }
+  if (!names.empty()) {
+    const std::string& name = names.front();
+    if (name.starts_with("tag: ")) return "refs/tags/" + name.substr(5);
+    std::string path = name;
+    auto slash = path.find('/');
+    if (path.starts_with("pull/")) return "refs/" + path;
+    if (slash != std::string::npos && path.substr(slash + 1).starts_with("pull/")) {
+      return "refs/" + path.substr(slash + 1);
+    }
+    // A remote-tracking branch such as origin/main names the branch main.
+    if (slash != std::string::npos &&
+        git(dir, {"show-ref", "--verify", "--quiet", "refs/remotes/" + path}).has_value()) {
+      return "refs/heads/" + path.substr(slash + 1);
+    }
+    return "refs/heads/" + path;
+  }
+  if (auto local = first_line(git(dir, {"branch", "--contains", "HEAD", "--format=%(refname:short)"}));
+      !local.empty()) {
+    return "refs/heads/" + local;
+  }
+  if (auto remote = first_line(git(dir, {"branch", "-r", "--contains", "HEAD", "--format=%(refname:short)"}));
+      !remote.empty()) {
+    auto slash = remote.find('/');
+    return "refs/heads/" + (slash == std::string::npos ? remote : remote.substr(slash + 1));
+  }
+  if (auto tag = first_line(git(dir, {"tag", "--contains", "HEAD"})); !tag.empty()) return "refs/tags/" + tag;
+  return {};
+}
+
 }  // namespace
 
 Context from_git(const std::filesystem::path& dir) {
-  auto sha = git(dir, {"rev-parse", "--verify", "HEAD"});
-  if (!sha) {
-    throw UsageError("cannot read the commit of the git checkout at " + dir.string() +
-                     "; run in a git repository with at least one commit, or set GITHUB_ACTIONS=true "
-                     "with the GITHUB_* variables");
-  }
-
   Context context;
   context.source = Source::git;
   context.event_name = "push";
-  context.sha = *sha;
   read_settings(context);
 
-  // A tag on HEAD wins over the branch, so a tagged commit gets tag rules.
-  if (auto tag = git(dir, {"describe", "--tags", "--exact-match", "HEAD"}); tag && !tag->empty()) {
-    context.ref = "refs/tags/" + *tag;
-  } else if (auto branch = git(dir, {"symbolic-ref", "--quiet", "HEAD"}); branch && !branch->empty()) {
+  // Outside a checkout there is no branch, tag or commit: rules that need
+  // them give no tag, and `type=raw` rules still work.
+  auto sha = git(dir, {"rev-parse", "--verify", "HEAD"});
+  if (!sha) {
+    context.default_branch = "main";
+    context.repository_data = nlohmann::json{{"default_branch", context.default_branch}};
+    context.warnings.push_back("no git commit found at " + dir.string() +
+                               ", so tag rules that need a branch, tag or commit give no tag; run in a git "
+                               "repository with at least one commit, or set GITHUB_ACTIONS=true with the "
+                               "GITHUB_* variables");
+    return context;
+  }
+  context.sha = *sha;
+
+  // As the action's git context: the checked-out branch, else a ref
+  // inferred from the refs that point at the detached HEAD.
+  if (auto branch = git(dir, {"symbolic-ref", "--quiet", "HEAD"}); branch && !branch->empty()) {
     context.ref = *branch;
+  } else {
+    context.ref = detached_ref(dir);
   }
 
   context.commit_date = git(dir, {"show", "--no-patch", "--format=%cI", "HEAD"}).value_or("");

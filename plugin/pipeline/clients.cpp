@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "multipush/output/redact.hpp"
 #include "multipush/util/env.hpp"
 #include "multipush/util/error.hpp"
@@ -30,7 +32,7 @@ std::optional<auth::Credentials> credentials_for(const DestinationPlan& destinat
 
 }  // namespace
 
-Clients open_clients(const Plan& plan, const Options& options) {
+Clients open_clients(const Plan& plan, const Options& options, report::RunLog* log) {
   Clients clients;
   // The certs.d root can be moved for tests and rootless setups.
   std::filesystem::path certs_dir = util::get_env_or("MULTIPUSH_CERTS_DIR", "/etc/docker/certs.d");
@@ -43,6 +45,17 @@ Clients open_clients(const Plan& plan, const Options& options) {
       client_options.credentials = credentials_for(destination, options);
       client_options.certs_dir = certs_dir;
       client_options.max_connections = destination.max_connections;
+      if (destination.registry_config != nullptr) client_options.chunk_size = destination.registry_config->chunk_size;
+      if (log != nullptr) {
+        client_options.on_retry = [log](const registry::RetryEvent& event) {
+          log->write("retry", {{"registry", event.host},
+                               {"method", event.method},
+                               {"url", event.url},
+                               {"attempt", event.attempt},
+                               {"reason", event.reason},
+                               {"delay_seconds", std::chrono::duration<double>(event.delay).count()}});
+        };
+      }
       clients.emplace(destination.registry, std::make_unique<registry::RegistryClient>(client_options));
     }
   }

@@ -1,4 +1,4 @@
-// The commands that run part of the pipeline: build, verify, meta and log.
+// The commands that run part of the pipeline: build, verify and log.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -12,15 +12,6 @@
 
 namespace multipush::pipeline {
 namespace {
-
-nlohmann::json metadata_json(const TargetPlan& target) {
-  nlohmann::json labels = nlohmann::json::object();
-  for (const auto& [key, value] : target.metadata.labels) labels[key] = value;
-  return {{"tags", target.metadata.tags},
-          {"labels", labels},
-          {"annotations", target.metadata.annotations},
-          {"version", target.metadata.version}};
-}
 
 build::Request request_for(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
   build::Request request;
@@ -112,41 +103,6 @@ ExitCode verify(const Options& options) {
   }
   printer.summary(lines.empty() ? "No tags to verify.\n" : lines);
   return mismatch ? ExitCode::verify_failed : ExitCode::ok;
-}
-
-ExitCode meta(const Options& options, MetaFormat format) {
-  configure_debug_log(options);
-  output::Printer printer(printer_options(options));
-  Plan plan = make_plan(options);
-  if (format == MetaFormat::text) {
-    std::string text;
-    for (const auto& target : plan.targets) {
-      if (plan.targets.size() > 1) text += fmt::format("# {}\n", target.target->name);
-      for (const auto& tag : target.metadata.tags) text += tag + "\n";
-    }
-    for (const auto& target : plan.targets) {
-      for (const auto& warning : target.metadata.warnings) printer.warning(warning);
-    }
-    printer.result(text);
-    return ExitCode::ok;
-  }
-  nlohmann::json result = nlohmann::json::object();
-  if (format == MetaFormat::json) {
-    for (const auto& target : plan.targets) result[target.target->name] = metadata_json(target);
-  } else {
-    // The bake file metadata-action writes, one target per config target.
-    for (const auto& target : plan.targets) {
-      nlohmann::json labels = nlohmann::json::object();
-      for (const auto& [key, value] : target.metadata.labels) labels[key] = value;
-      result["target"][target.target->name] = {{"tags", target.metadata.tags},
-                                               {"labels", labels},
-                                               {"annotations", target.metadata.annotations},
-                                               {"args", {{"DOCKER_META_IMAGES", ""},
-                                                         {"DOCKER_META_VERSION", target.metadata.version}}}};
-    }
-  }
-  printer.result(result.dump(2));
-  return ExitCode::ok;
 }
 
 ExitCode show_log(const Options& options, const std::optional<std::string>& run_id) {

@@ -83,6 +83,7 @@ ExitCode run(const Options& options) {
   configure_debug_log(options);
   output::Printer printer(printer_options(options));
   Plan plan = make_plan(options);
+  for (const auto& warning : plan.context.warnings) printer.warning(warning);
   if (options.dry_run) {
     printer.result(describe_plan(plan));
     return ExitCode::ok;
@@ -103,8 +104,8 @@ ExitCode run(const Options& options) {
     Clients clients;
     std::vector<std::string> refused;
     if (plan.push) {
-      clients = open_clients(plan, options);
-      refused = preflight(plan, clients, printer, log);
+      clients = open_clients(plan, options, &log);
+      if (!options.skip_preflight) refused = preflight(plan, clients, printer, log);
     }
     try {
       auto images = build_targets(plan, options, work_dir.path(), printer, log);

@@ -11,6 +11,7 @@
 #include "multipush/pipeline/cancel.hpp"
 #include "multipush/util/env.hpp"
 #include "multipush/util/error.hpp"
+#include "pipeline/push_observer.hpp"
 
 namespace multipush::pipeline {
 namespace {
@@ -23,56 +24,6 @@ std::string short_digest(const std::string& digest) {
   auto colon = digest.find(':');
   return colon == std::string::npos ? digest : digest.substr(0, colon + 13);
 }
-
-// Records every blob, manifest and tag in the run log and prints one line
-// per finished blob.
-class PushObserver : public push::Observer {
- public:
-  PushObserver(const std::string& target, output::Printer& printer, report::RunLog& log)
-      : target_(target), printer_(printer), log_(log) {}
-
-  void blob(const push::Destination& destination, const std::string& digest, std::uint64_t size,
-            std::string_view outcome, std::uint64_t bytes_sent, double seconds, int attempts) override {
-    log_.write("blob", {{"target", target_},
-                        {"registry", destination.registry},
-                        {"repository", destination.repository},
-                        {"digest", digest},
-                        {"size", size},
-                        {"outcome", outcome},
-                        {"bytes", bytes_sent},
-                        {"seconds", seconds},
-                        {"attempts", attempts}});
-    printer_.info(fmt::format("  {}/{}: blob {} {} ({} bytes)", destination.registry, destination.repository,
-                              short_digest(digest), outcome, size));
-  }
-
-  void manifest(const push::Destination& destination, const std::string& digest, std::string_view media_type,
-                bool ok) override {
-    log_.write("manifest", {{"target", target_},
-                            {"registry", destination.registry},
-                            {"repository", destination.repository},
-                            {"digest", digest},
-                            {"media_type", media_type},
-                            {"ok", ok}});
-  }
-
-  void tag(const push::Destination& destination, const std::string& tag, const std::string& digest,
-           bool ok) override {
-    log_.write("tag", {{"target", target_},
-                       {"registry", destination.registry},
-                       {"repository", destination.repository},
-                       {"tag", tag},
-                       {"digest", digest},
-                       {"ok", ok}});
-    if (ok) printer_.info(fmt::format("  {}/{}:{} -> {}", destination.registry, destination.repository, tag,
-                                      short_digest(digest)));
-  }
-
- private:
-  std::string target_;
-  output::Printer& printer_;
-  report::RunLog& log_;
-};
 
 build::Request build_request(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
   build::Request request;
@@ -100,42 +51,54 @@ std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::P
   std::vector<std::string> refused;
   if (plan.config.push.preflight == config::Preflight::off) return refused;
   printer.step("Checking credentials");
+  auto is_refused = [&refused](const std::string& registry) {
+    return std::find(refused.begin(), refused.end(), registry) != refused.end();
+  };
   std::set<std::string> checked;
   for (const auto& target : plan.targets) {
     for (const auto& destination : target.destinations) {
-      if (std::find(refused.begin(), refused.end(), destination.registry) != refused.end()) continue;
+      if (is_refused(destination.registry)) continue;
       if (!checked.insert(destination.repository.name()).second) continue;
+      auto started = std::chrono::steady_clock::now();
+      // Starts an upload session and cancels it, so the check needs the push
+      // right itself rather than a token that merely names it.
       auto access = clients.at(destination.registry)->check_push_access(destination.repository.repository);
       log.write("preflight", {{"registry", destination.registry},
                               {"repository", destination.repository.repository},
+                              {"right", "push"},
                               {"ok", access.has_value()},
+                              {"seconds", seconds_since(started)},
                               {"error", access ? "" : access.error().str()}});
       if (access) {
         printer.info(fmt::format("  {}: push allowed", destination.repository.name()));
         continue;
       }
-      if (access.error().unauthorized) {
-        refused.push_back(destination.registry);
-        printer.error(destination.registry, fmt::format("{}: {}", destination.repository.name(), access.error().str()));
-      } else {
-        // Not a credential problem: the push step retries and reports it.
-        printer.warning(fmt::format("{}: {}", destination.repository.name(), access.error().str()));
-      }
+      // A registry that rejects the credentials or cannot be reached is left
+      // out of the push, so the build does not wait for it.
+      refused.push_back(destination.registry);
+      std::string problem = access.error().unauthorized ? "push (write) access is denied"
+                                                         : "the push check failed";
+      printer.error(destination.registry,
+                    fmt::format("registry {}, repository {}: {}: {}", destination.registry,
+                                destination.repository.repository, problem, access.error().str()));
     }
   }
   printer.end_step();
   if (refused.empty()) return refused;
   if (plan.config.push.preflight == config::Preflight::strict) {
     throw Fatal(ExitCode::nothing_pushed,
-                fmt::format("credentials were rejected by {}; nothing was built (push.preflight: strict)",
+                fmt::format("the preflight check failed for {}; nothing was built (push.preflight: strict). Fix "
+                            "the credentials or permissions, or run with --skip-preflight",
                             fmt::join(refused, ", ")));
   }
   if (refused.size() == clients.size()) {
     throw Fatal(ExitCode::nothing_pushed,
-                fmt::format("every registry rejected the credentials ({}); nothing was built. Log in with "
-                            "`docker login HOST` or set username and password in the config",
+                fmt::format("no registry accepts a push ({}); nothing was built. Log in with "
+                            "`docker login HOST`, set username and password in the config, or grant push access",
                             fmt::join(refused, ", ")));
   }
+  printer.warning(fmt::format("continuing without {} (push.preflight: warn); the run will end as a partial failure",
+                              fmt::join(refused, ", ")));
   return refused;
 }
 
@@ -168,6 +131,7 @@ std::vector<build::BuiltImage> build_targets(const Plan& plan, const Options& op
 void push_targets(Clients& clients, std::vector<TargetResult>& results,
                   const std::vector<std::string>& refused, output::Printer& printer, report::RunLog& log) {
   printer.step("Pushing");
+  output::Progress progress(printer);
   for (auto& result : results) {
     if (!result.image) continue;
     const TargetPlan& target = *result.plan;
@@ -196,7 +160,7 @@ void push_targets(Clients& clients, std::vector<TargetResult>& results,
       destination.drop_attestations = planned.drop_attestations;
       destinations.push_back(std::move(destination));
     }
-    PushObserver observer(target.target->name, printer, log);
+    PushObserver observer(target.target->name, printer, log, progress);
     auto pushed = push::push_image(*image, destinations, observer, cancel_flag());
     for (auto& destination_result : pushed) {
       if (!destination_result.ok) {
@@ -204,9 +168,19 @@ void push_targets(Clients& clients, std::vector<TargetResult>& results,
                       fmt::format("{}: push of {} failed: {}", destination_result.destination.registry,
                                   target.target->name, destination_result.error));
       }
+      if (!destination_result.note.empty()) {
+        log.write("digest_note", {{"target", target.target->name},
+                                  {"registry", destination_result.destination.registry},
+                                  {"repository", destination_result.destination.repository},
+                                  {"digest", destination_result.digest},
+                                  {"note", destination_result.note}});
+        printer.info(fmt::format("  {}/{}: {}", destination_result.destination.registry,
+                                 destination_result.destination.repository, destination_result.note));
+      }
       result.pushes.push_back(std::move(destination_result));
     }
   }
+  progress.stop();
   printer.end_step();
 }
 

@@ -33,12 +33,14 @@ struct TargetResult {
   std::vector<verify::Check> checks;
 };
 
-// Resolves credentials for every registry in the plan and opens a client per host.
-Clients open_clients(const Plan& plan, const Options& options);
+// Resolves credentials for every registry in the plan and opens a client per
+// host. With a run log, every retry is written to it with its reason.
+Clients open_clients(const Plan& plan, const Options& options, report::RunLog* log = nullptr);
 
-// Checks credentials and push permission before building. Returns the
-// registries that rejected them. Throws Fatal(nothing_pushed) when every
-// registry did, or any did under `preflight: strict`.
+// Checks before building that every registry accepts a push to each planned
+// repository. Returns the registries that rejected it or could not be
+// reached. Throws Fatal(nothing_pushed) when every registry failed, or any
+// did under `preflight: strict`.
 std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
                                    report::RunLog& log);
 

@@ -67,7 +67,7 @@ report::RunSummary summarize(const Plan& plan, const std::vector<TargetResult>& 
     }
     for (const auto& pushed : result.pushes) {
       report::Outcome outcome{target, pushed.destination.registry, pushed.destination.repository,
-                              pushed.destination.tags, pushed.digest, "", pushed.error};
+                              pushed.destination.tags, pushed.digest, "", pushed.error, pushed.note};
       if (!pushed.ok) {
         ++failed;
         outcome.status = "failed";
@@ -130,6 +130,7 @@ void write_results(const Plan& plan, const Options& options, const std::vector<T
                          {"tags", outcome.tags},
                          {"status", outcome.status},
                          {"digest", outcome.digest}};
+      if (!outcome.note.empty()) registries[key]["note"] = outcome.note;
     }
     entry["registries"] = registries;
     metadata[name] = entry;

@@ -34,6 +34,10 @@ class ClientTarget final : public detail::Target {
                                              const std::string& media_type, const std::string& bytes) override {
     return client_.put_manifest(repository, reference, media_type, bytes);
   }
+  registry::Result<std::optional<std::string>> head_manifest(const std::string& repository,
+                                                             const std::string& reference) override {
+    return client_.head_manifest(repository, reference);
+  }
 
  private:
   registry::RegistryClient& client_;
@@ -42,7 +46,8 @@ class ClientTarget final : public detail::Target {
 }  // namespace
 
 std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
-                                          Observer& observer, const std::atomic<bool>& cancelled) {
+                                          Observer& observer, const std::atomic<bool>& cancelled,
+                                          const PushOptions& options) {
   std::map<registry::RegistryClient*, std::unique_ptr<ClientTarget>> adapters;
   std::vector<detail::Target*> targets;
   for (const auto& destination : destinations) {
@@ -56,7 +61,7 @@ std::vector<DestinationResult> push_image(const oci::Image& image, const std::ve
     }
     targets.push_back(adapter.get());
   }
-  return detail::push_to_targets(image, destinations, targets, observer, cancelled);
+  return detail::push_to_targets(image, destinations, targets, observer, cancelled, {}, options);
 }
 
 }  // namespace multipush::push

@@ -1,16 +1,16 @@
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
-#include "multipush/oci/digest.hpp"
 #include "multipush/output/redact.hpp"
+#include "push/destination.hpp"
+#include "push/ring.hpp"
 #include "push/target.hpp"
 
 namespace multipush::push::detail {
@@ -20,346 +20,364 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-class Semaphore {
- public:
-  explicit Semaphore(int count) : count_(count) {}
-  void acquire() {
-    std::unique_lock lock(mutex_);
-    available_.wait(lock, [this] { return count_ > 0; });
-    --count_;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `work(item)` for every item on its own thread and waits for all.
+template <typename Item, typename Work>
+void run_parallel(std::vector<Item>& items, Work&& work) {
+  if (items.size() == 1) {
+    work(items.front());
+    return;
   }
-  void release() {
+  std::vector<std::thread> threads;
+  threads.reserve(items.size());
+  for (auto& item : items) {
+    threads.emplace_back([&work, &item] { work(item); });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+}
+
+// Limits the uploads that read from rings, per registry and overall. A blob
+// group takes the slots of all its registries at once, so two groups never
+// each hold a slot that the other waits for while their rings wait on each
+// other's readers.
+class UploadBudget {
+ public:
+  explicit UploadBudget(int total) : total_(std::max(1, total)) {}
+
+  void acquire(const std::vector<HostState*>& hosts) {
+    std::unique_lock lock(mutex_);
+    const int needed = std::min<int>(static_cast<int>(hosts.size()), total_);
+    released_.wait(lock, [&] {
+      return in_flight_ + needed <= total_ &&
+             std::all_of(hosts.begin(), hosts.end(), [](HostState* host) { return host->uploads < host->max_uploads; });
+    });
+    in_flight_ += needed;
+    for (auto* host : hosts) {
+      ++host->uploads;
+    }
+  }
+
+  void release(const std::vector<HostState*>& hosts) {
     {
       std::lock_guard lock(mutex_);
-      ++count_;
+      in_flight_ -= std::min<int>(static_cast<int>(hosts.size()), total_);
+      for (auto* host : hosts) {
+        --host->uploads;
+      }
     }
-    available_.notify_one();
+    released_.notify_all();
   }
 
  private:
+  const int total_;
+  int in_flight_ = 0;
   std::mutex mutex_;
-  std::condition_variable available_;
-  int count_;
+  std::condition_variable released_;
 };
 
-// State shared by the destinations of one registry host during a run.
-struct HostState {
-  explicit HostState(int max_connections) : slots(max_connections) {}
-
-  // Returns a repository other than `repository` known to contain `digest`.
-  std::optional<std::string> mount_source(const std::string& digest, const std::string& repository) {
-    std::lock_guard lock(mutex);
-    const auto range = holders.equal_range(digest);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second != repository) {
-        return it->second;
-      }
-    }
-    return std::nullopt;
-  }
-
-  void record(const std::string& digest, const std::string& repository) {
-    std::lock_guard lock(mutex);
-    const auto range = holders.equal_range(digest);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == repository) {
-        return;
-      }
-    }
-    holders.emplace(digest, repository);
-  }
-
-  std::mutex mutex;
-  std::multimap<std::string, std::string> holders;  // blob digest -> repository that has it
-  Semaphore slots;
-};
-
-// Failure of reading a blob from the layout, set by the body reader.
-struct BlobReadState {
-  std::mutex mutex;
-  std::string error;
+// One destination's part in pushing one blob.
+struct Member {
+  DestinationRun* run = nullptr;
+  bool present = false;
+  bool done = false;                               // skipped, mounted or uploaded
+  std::optional<registry::UploadSession> session;  // from a mount answered with 202
+  int attempts = 0;
   std::uint64_t bytes_sent = 0;
 };
 
-// Returns a source that streams the blob from the layout and checks its size
-// and digest as it goes. The check happens in the read that delivers the
-// last byte, because libcurl stops reading once the announced size is sent.
-registry::BlobSource make_blob_source(const fs::path& path, const oci::Descriptor& blob,
-                                      std::shared_ptr<BlobReadState> state) {
-  return [path, blob, state]() -> http::BodyReader {
-    auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
-    auto hasher = std::make_shared<oci::Sha256>();
-    auto remaining = std::make_shared<std::uint64_t>(blob.size);
-    if (!*file) {
-      std::lock_guard lock(state->mutex);
-      state->error = "cannot open blob " + blob.digest + " at " + path.string();
-      return [](char*, size_t) -> size_t { return SIZE_MAX; };
-    }
-    return [file, hasher, remaining, path, blob, state](char* buffer, size_t size) -> size_t {
-      if (*remaining == 0) {
-        return 0;
-      }
-      const auto requested = static_cast<std::streamsize>(std::min<std::uint64_t>(size, *remaining));
-      file->read(buffer, requested);
-      const auto count = file->gcount();
-      std::lock_guard lock(state->mutex);
-      if (count < requested) {
-        state->error = "blob " + blob.digest + " at " + path.string() + " is shorter than its descriptor size of " +
-                       std::to_string(blob.size) + " bytes; rebuild the image into a fresh layout directory";
-        return SIZE_MAX;
-      }
-      hasher->update(buffer, static_cast<size_t>(count));
-      *remaining -= static_cast<std::uint64_t>(count);
-      state->bytes_sent += static_cast<std::uint64_t>(count);
-      if (*remaining == 0) {
-        const std::string actual = hasher->finish();
-        if (actual != blob.digest) {
-          state->error = "blob " + blob.digest + " at " + path.string() + " is corrupt: its content has digest " +
-                         actual + "; rebuild the image into a fresh layout directory";
-          return SIZE_MAX;
-        }
-      }
-      return static_cast<size_t>(count);
-    };
-  };
-}
-
-class DestinationPush {
+// Pushes one blob to every destination that needs it: HEAD on each, a
+// mount where another repository of the same registry has it, and one read
+// of the file streamed to the rest at once.
+class BlobGroup {
  public:
-  DestinationPush(const oci::Image& image, const Destination& destination, Target& target, HostState& host,
-                  Observer& observer, const std::atomic<bool>& cancelled, const RetryPolicy& retry)
-      : image_(image), destination_(destination), target_(target), host_(host), observer_(observer),
-        cancelled_(cancelled), retry_(retry) {
-    result_.destination = destination;
-    result_.digest = image.digest();
+  BlobGroup(const oci::Descriptor& blob, fs::path path, std::vector<DestinationRun*> runs, UploadBudget& budget,
+            const std::atomic<bool>& cancelled, const RetryPolicy& retry, const PushOptions& options)
+      : blob_(blob), path_(std::move(path)), budget_(budget), cancelled_(cancelled), retry_(retry), options_(options) {
+    for (auto* run : runs) {
+      Member member;
+      member.run = run;
+      members_.push_back(member);
+    }
   }
 
-  DestinationResult run() {
-    const std::string& repository = destination_.repository;
-    int attempts = 0;
-    auto access = with_retry([&] { return target_.check_push_access(repository); }, attempts);
-    if (!check(access, "checking push access to " + name())) {
-      return finish();
-    }
-    for (const auto& blob : image_.blobs()) {
-      if (interrupted() || !push_blob(blob)) {
-        return finish();
+  void run() {
+    // Every member's destination waits for this blob to be settled, also
+    // when this group ends with an exception.
+    struct SettleOnExit {
+      std::vector<Member>& members;
+      ~SettleOnExit() {
+        for (auto& member : members) {
+          member.run->blob_settled();
+        }
+      }
+    } settle{members_};
+    started_ = Clock::now();
+    std::vector<Member*> live;
+    for (auto& member : members_) {
+      if (!cancelled_.load() && member.run->wait_ready()) {
+        live.push_back(&member);
       }
     }
-    for (const auto& child : image_.platforms) {
-      if (interrupted() || !push_manifest(child.stored)) {
-        return finish();
-      }
+    if (!live.empty()) {
+      check_presence(live);
+      mount_known(live);
+      upload_missing(live);
     }
-    for (const auto& child : image_.attestations) {
-      if (interrupted() || !push_manifest(child.stored)) {
-        return finish();
-      }
-    }
-    if (interrupted() || !push_manifest(image_.root)) {
-      return finish();
-    }
-    for (const auto& tag : destination_.tags) {
-      if (interrupted()) {
-        return finish();
-      }
-      push_tag(tag);
-    }
-    return finish();
   }
 
  private:
-  std::string name() const { return destination_.registry + "/" + destination_.repository; }
-
-  DestinationResult finish() {
-    result_.ok = result_.error.empty();
-    return result_;
-  }
-
-  bool interrupted() {
-    if (cancelled_.load()) {
-      fail("interrupted before the push to " + name() + " finished; run the command again to complete it");
-      return true;
-    }
-    return false;
-  }
-
-  void fail(const std::string& message) {
-    if (result_.error.empty()) {
-      result_.error = output::redact(message);
-    }
-  }
-
-  template <typename T>
-  bool check(const registry::Result<T>& outcome, const std::string& action) {
-    if (outcome) {
-      return true;
-    }
-    result_.unauthorized = result_.unauthorized || outcome.error().unauthorized;
-    fail(action + " failed: " + describe(outcome.error()));
-    return false;
-  }
-
-  // Calls `operation` until it succeeds, fails for good, or the attempts run out.
-  template <typename Operation>
-  auto with_retry(Operation&& operation, int& attempts) -> decltype(operation()) {
-    for (attempts = 1;; ++attempts) {
-      auto outcome = operation();
-      if (outcome || !outcome.error().retryable || attempts >= retry_.max_attempts || cancelled_.load()) {
-        return outcome;
+  void check_presence(std::vector<Member*>& live) {
+    run_parallel(live, [this](Member* member) {
+      DestinationRun& run = *member->run;
+      auto exists = with_retry(
+          retry_, cancelled_, [&] { return run.target().blob_exists(run.destination().repository, blob_.digest); },
+          member->attempts);
+      if (!run.check(exists, "checking blob " + blob_.digest + " in " + run.name())) {
+        run.report_blob(blob_, "failed", 0, seconds_since(started_), member->attempts);
+        member->done = true;
+        return;
       }
-      backoff(attempts);
-    }
+      if (*exists) {
+        run.host().record(blob_.digest, run.destination().repository);
+        run.report_blob(blob_, "skipped", 0, seconds_since(started_), member->attempts);
+        member->done = true;
+        member->present = true;
+      }
+    });
   }
 
-  // Sleeps base_delay * 2^(attempt-1) plus up to 50% jitter, waking early on cancellation.
-  // NOTE: a Retry-After header is not honoured here, since RegistryError does not carry it.
-  void backoff(int attempt) {
-    thread_local std::mt19937 random(std::random_device{}());
-    const auto base = retry_.base_delay * (1 << std::min(attempt - 1, 6));
-    std::uniform_int_distribution<long long> jitter(0, base.count() / 2);
-    const auto deadline = Clock::now() + base + std::chrono::milliseconds(jitter(random));
-    while (Clock::now() < deadline && !cancelled_.load()) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(50), deadline - Clock::now()));
+  // Mounts from a repository of the same registry that is known to hold the
+  // blob. Mounts never cross registries: `from` always names a repository
+  // on the destination's own host.
+  void mount_known(std::vector<Member*>& live) {
+    std::vector<std::pair<Member*, std::string>> mounts;
+    for (auto* member : live) {
+      if (member->done) {
+        continue;
+      }
+      const auto& run = *member->run;
+      if (auto source = member->run->host().mount_source(blob_.digest, run.destination().repository)) {
+        mounts.emplace_back(member, *source);
+      }
     }
+    if (mounts.empty()) {
+      return;
+    }
+    run_parallel(mounts, [this](std::pair<Member*, std::string>& mount) { try_mount(*mount.first, mount.second); });
   }
 
-  bool push_blob(const oci::Descriptor& blob) {
-    const auto started = Clock::now();
-    const std::string& repository = destination_.repository;
+  // Returns true when mounted; keeps the session of a 202 answer.
+  bool try_mount(Member& member, const std::string& source) {
+    DestinationRun& run = *member.run;
     int attempts = 0;
-    const auto report = [&](std::string_view outcome, std::uint64_t bytes_sent, int total_attempts) {
-      const std::chrono::duration<double> seconds = Clock::now() - started;
-      observer_.blob(destination_, blob.digest, blob.size, outcome, bytes_sent, seconds.count(), total_attempts);
-    };
-
-    auto exists = with_retry([&] { return target_.blob_exists(repository, blob.digest); }, attempts);
-    if (!check(exists, "checking blob " + blob.digest + " in " + name())) {
-      report("failed", 0, attempts);
-      return false;
-    }
-    if (*exists) {
-      host_.record(blob.digest, repository);
-      ++result_.blobs_skipped;
-      report("skipped", 0, attempts);
+    auto mounted = with_retry(
+        retry_, cancelled_,
+        [&] { return run.target().mount_blob(run.destination().repository, blob_.digest, source); }, attempts);
+    member.attempts += attempts;
+    if (mounted && !mounted->has_value()) {
+      run.host().record(blob_.digest, run.destination().repository);
+      run.report_blob(blob_, "mounted", 0, seconds_since(started_), member.attempts);
+      member.done = true;
       return true;
     }
+    if (mounted) {
+      // The registry did not mount but opened an upload session instead.
+      member.session = **mounted;
+    }
+    return false;
+  }
 
-    std::optional<registry::UploadSession> session;
-    if (const auto source = host_.mount_source(blob.digest, repository)) {
-      auto mounted = with_retry([&] { return target_.mount_blob(repository, blob.digest, *source); }, attempts);
-      if (mounted && !mounted->has_value()) {
-        host_.record(blob.digest, repository);
-        ++result_.blobs_mounted;
-        report("mounted", 0, attempts);
-        return true;
+  void upload_missing(std::vector<Member*>& live) {
+    // One destination per registry reads the ring; the others on the same
+    // registry mount from it afterwards, or upload on their own.
+    std::vector<Member*> streamed;
+    std::vector<Member*> later;
+    std::vector<HostState*> hosts;
+    for (auto* member : live) {
+      if (member->done) {
+        continue;
       }
-      if (mounted) {
-        // The registry did not mount but opened an upload session instead.
-        session = **mounted;
+      HostState* host = &member->run->host();
+      if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) {
+        hosts.push_back(host);
+        streamed.push_back(member);
+      } else {
+        later.push_back(member);
       }
     }
+    if (streamed.empty()) {
+      return;
+    }
+    std::vector<Member*> missing = streamed;
+    missing.insert(missing.end(), later.begin(), later.end());
+    if (!check_file(missing)) {
+      return;
+    }
 
-    const fs::path path = image_.blob_path(blob.digest);
+    budget_.acquire(hosts);
+    stream(streamed);
+    budget_.release(hosts);
+
+    run_parallel(later, [this](Member* member) {
+      const std::string repository = member->run->destination().repository;
+      if (!member->session) {
+        if (auto source = member->run->host().mount_source(blob_.digest, repository)) {
+          if (try_mount(*member, *source)) {
+            return;
+          }
+        }
+      }
+      upload_from_file(*member);
+    });
+  }
+
+  // Fails every member when the layout file is missing or has the wrong size.
+  bool check_file(const std::vector<Member*>& members) {
     std::error_code size_error;
-    const auto file_size = fs::file_size(path, size_error);
-    if (size_error || file_size != blob.size) {
-      fail(size_error ? "blob " + blob.digest + " is missing from the OCI layout: " + path.string()
-                      : "blob " + blob.digest + " at " + path.string() + " is " + std::to_string(file_size) +
-                            " bytes, but its descriptor says " + std::to_string(blob.size) +
-                            "; rebuild the image into a fresh layout directory");
-      report("failed", 0, 1);
-      return false;
+    const auto file_size = fs::file_size(path_, size_error);
+    if (!size_error && file_size == blob_.size) {
+      return true;
     }
+    const std::string message =
+        size_error ? "blob " + blob_.digest + " is missing from the OCI layout: " + path_.string()
+                   : "blob " + blob_.digest + " at " + path_.string() + " is " + std::to_string(file_size) +
+                         " bytes, but its descriptor says " + std::to_string(blob_.size) +
+                         "; rebuild the image into a fresh layout directory";
+    for (auto* member : members) {
+      member->run->fail(message);
+      member->run->report_blob(blob_, "failed", 0, seconds_since(started_), std::max(1, member->attempts));
+      member->done = true;
+    }
+    return false;
+  }
 
-    auto state = std::make_shared<BlobReadState>();
-    const auto source = make_blob_source(path, blob, state);
-    for (attempts = 1;; ++attempts) {
-      if (!session) {
-        auto started_upload = target_.start_upload(repository);
-        if (!started_upload) {
-          if (started_upload.error().retryable && attempts < retry_.max_attempts && !cancelled_.load()) {
-            backoff(attempts);
+  // Reads the file once into a ring that every member in `members` uploads from.
+  void stream(std::vector<Member*>& members) {
+    ChunkRing ring(options_.chunk_size, options_.ring_chunks, members.size());
+    std::thread reader([&] { fill_ring(ring, path_, blob_, cancelled_); });
+    std::vector<std::pair<Member*, std::size_t>> readers;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      readers.emplace_back(members[i], i);
+    }
+    run_parallel(readers, [&](std::pair<Member*, std::size_t>& entry) {
+      auto [member, index] = entry;
+      auto file_state = std::make_shared<FileReadState>();
+      auto used = std::make_shared<std::atomic<bool>>(false);
+      const auto counted = counter(*member);
+      // The first attempt reads the ring. A retry (by the client or here)
+      // detaches from the ring and reads the file for this destination only.
+      const registry::BlobSource source = [&ring, index, used, file_state, counted, this]() -> http::BodyReader {
+        if (!ring.detached(index) && !used->exchange(true)) {
+          return [&ring, index, counted](char* buffer, std::size_t size) -> std::size_t {
+            const std::size_t count = ring.read(index, buffer, size);
+            if (count != 0 && count != SIZE_MAX) {
+              counted(count);
+            }
+            return count;
+          };
+        }
+        ring.detach(index);
+        return open_blob_file(path_, blob_, file_state, counted);
+      };
+      upload(*member, source, [&ring, file_state] {
+        std::lock_guard lock(file_state->mutex);
+        return file_state->error.empty() ? ring.error() : file_state->error;
+      });
+      ring.detach(index);
+    });
+    reader.join();
+  }
+
+  void upload_from_file(Member& member) {
+    auto file_state = std::make_shared<FileReadState>();
+    const auto counted = counter(member);
+    const registry::BlobSource source = [this, file_state, counted] {
+      return open_blob_file(path_, blob_, file_state, counted);
+    };
+    upload(member, source, [file_state] {
+      std::lock_guard lock(file_state->mutex);
+      return file_state->error;
+    });
+  }
+
+  std::function<void(std::uint64_t)> counter(Member& member) {
+    return [&member](std::uint64_t count) {
+      member.bytes_sent += count;
+      member.run->observer().sent(member.run->destination(), count);
+    };
+  }
+
+  // Uploads with retries, each with a fresh session. `read_error` returns
+  // the reason reading the blob failed, which no retry can fix.
+  void upload(Member& member, const registry::BlobSource& source, const std::function<std::string()>& read_error) {
+    DestinationRun& run = *member.run;
+    const std::string& repository = run.destination().repository;
+    for (int attempt = 1;; ++attempt) {
+      member.attempts = attempt;
+      if (!member.session) {
+        auto started = run.target().start_upload(repository);
+        if (!started) {
+          if (started.error().retryable && attempt < retry_.max_attempts && !cancelled_.load()) {
+            backoff(retry_, attempt, cancelled_);
             continue;
           }
-          check(started_upload, "starting the upload of blob " + blob.digest + " to " + name());
-          report("failed", state->bytes_sent, attempts);
-          return false;
+          run.check(started, "starting the upload of blob " + blob_.digest + " to " + run.name());
+          break;
         }
-        session = *started_upload;
+        member.session = *started;
       }
-      auto uploaded = target_.upload_blob(*session, blob.digest, blob.size, source);
+      auto uploaded = run.target().upload_blob(*member.session, blob_.digest, blob_.size, source);
       if (uploaded) {
+        run.host().record(blob_.digest, repository);
+        run.report_blob(blob_, "uploaded", member.bytes_sent, seconds_since(started_), attempt);
+        member.done = true;
+        return;
+      }
+      member.session.reset();
+      if (const std::string error = read_error(); !error.empty()) {
+        run.fail(error);
         break;
       }
-      session.reset();
-      std::string read_error;
-      {
-        std::lock_guard lock(state->mutex);
-        read_error = state->error;
+      if (!uploaded.error().retryable || attempt >= retry_.max_attempts || cancelled_.load()) {
+        run.check(uploaded, "uploading blob " + blob_.digest + " to " + run.name());
+        break;
       }
-      if (!read_error.empty()) {
-        fail(read_error);
-        report("failed", state->bytes_sent, attempts);
-        return false;
-      }
-      if (!uploaded.error().retryable || attempts >= retry_.max_attempts || cancelled_.load()) {
-        check(uploaded, "uploading blob " + blob.digest + " to " + name());
-        report("failed", state->bytes_sent, attempts);
-        return false;
-      }
-      backoff(attempts);
+      backoff(retry_, attempt, cancelled_);
     }
-    host_.record(blob.digest, repository);
-    ++result_.blobs_uploaded;
-    report("uploaded", state->bytes_sent, attempts);
-    return true;
+    run.report_blob(blob_, "failed", member.bytes_sent, seconds_since(started_), member.attempts);
+    member.done = true;
   }
 
-  bool push_manifest(const oci::StoredManifest& stored) {
-    const auto& descriptor = stored.descriptor;
-    int attempts = 0;
-    auto pushed = with_retry(
-        [&] {
-          return target_.put_manifest(destination_.repository, descriptor.digest, descriptor.media_type, stored.bytes);
-        },
-        attempts);
-    bool ok = check(pushed, "pushing manifest " + descriptor.digest + " to " + name());
-    if (ok && *pushed != descriptor.digest) {
-      fail(name() + " stored manifest " + descriptor.digest + " under digest " + *pushed +
-           "; the registry changed the manifest bytes");
-      ok = false;
-    }
-    observer_.manifest(destination_, descriptor.digest, descriptor.media_type, ok);
-    return ok;
-  }
-
-  void push_tag(const std::string& tag) {
-    const auto& root = image_.root;
-    int attempts = 0;
-    auto pushed = with_retry(
-        [&] { return target_.put_manifest(destination_.repository, tag, root.descriptor.media_type, root.bytes); },
-        attempts);
-    bool ok = check(pushed, "tagging " + name() + ":" + tag);
-    if (ok && *pushed != root.descriptor.digest) {
-      fail(name() + ":" + tag + " was stored with digest " + *pushed + " instead of " + root.descriptor.digest);
-      ok = false;
-    }
-    if (ok) {
-      result_.tags.push_back(tag);
-    }
-    observer_.tag(destination_, tag, root.descriptor.digest, ok);
-  }
-
-  const oci::Image& image_;
-  const Destination& destination_;
-  Target& target_;
-  HostState& host_;
-  Observer& observer_;
+  const oci::Descriptor& blob_;
+  const fs::path path_;
+  UploadBudget& budget_;
   const std::atomic<bool>& cancelled_;
   const RetryPolicy& retry_;
-  DestinationResult result_;
+  const PushOptions& options_;
+  std::vector<Member> members_;
+  Clock::time_point started_;
 };
+
+// Every blob of the image and of its stripped copy, deduplicated, in the
+// order image.blobs() gives.
+std::vector<oci::Descriptor> all_blobs(const oci::Image& image, const std::optional<oci::Image>& stripped) {
+  std::vector<oci::Descriptor> blobs = image.blobs();
+  if (stripped) {
+    for (const auto& blob : stripped->blobs()) {
+      const bool known = std::any_of(blobs.begin(), blobs.end(),
+                                     [&](const oci::Descriptor& other) { return other.digest == blob.digest; });
+      if (!known) {
+        blobs.push_back(blob);
+      }
+    }
+  }
+  return blobs;
+}
 
 }  // namespace
 
@@ -376,47 +394,84 @@ std::string describe(const registry::RegistryError& error) {
 
 std::vector<DestinationResult> push_to_targets(const oci::Image& image, const std::vector<Destination>& destinations,
                                                const std::vector<Target*>& targets, Observer& observer,
-                                               const std::atomic<bool>& cancelled, const RetryPolicy& retry) {
+                                               const std::atomic<bool>& cancelled, const RetryPolicy& retry,
+                                               const PushOptions& options) {
   // Attestations are stripped once, so every destination that drops them
   // receives the same index bytes and digest.
   std::optional<oci::Image> stripped;
-  std::map<Target*, int> connections;
+  std::map<Target*, int> limits;
   for (size_t i = 0; i < destinations.size(); ++i) {
     if (destinations[i].drop_attestations && !stripped) {
       stripped = oci::without_attestations(image);
     }
     const int limit = std::max(1, destinations[i].max_connections);
-    const auto [entry, inserted] = connections.emplace(targets[i], limit);
+    const auto [entry, inserted] = limits.emplace(targets[i], limit);
     if (!inserted) {
       entry->second = std::min(entry->second, limit);
     }
   }
   std::map<Target*, std::unique_ptr<HostState>> hosts;
-  for (const auto& [target, limit] : connections) {
+  for (const auto& [target, limit] : limits) {
     hosts.emplace(target, std::make_unique<HostState>(limit));
+  }
+
+  std::vector<std::unique_ptr<DestinationRun>> runs;
+  for (size_t i = 0; i < destinations.size(); ++i) {
+    const oci::Image& source = destinations[i].drop_attestations ? *stripped : image;
+    runs.push_back(std::make_unique<DestinationRun>(source, destinations[i], *targets[i], *hosts.at(targets[i]),
+                                                    observer, cancelled, retry));
   }
 
   std::vector<DestinationResult> results(destinations.size());
   std::vector<std::thread> workers;
-  workers.reserve(destinations.size());
   for (size_t i = 0; i < destinations.size(); ++i) {
     workers.emplace_back([&, i] {
-      const Destination& destination = destinations[i];
-      HostState& host = *hosts.at(targets[i]);
-      const oci::Image& source = destination.drop_attestations ? *stripped : image;
-      host.slots.acquire();
       try {
-        results[i] = DestinationPush(source, destination, *targets[i], host, observer, cancelled, retry).run();
+        results[i] = runs[i]->run();
       } catch (const std::exception& error) {
-        results[i].destination = destination;
-        results[i].error = output::redact("internal error while pushing to " + destination.registry + "/" +
-                                          destination.repository + ": " + error.what());
+        results[i].destination = destinations[i];
+        results[i].error = output::redact("internal error while pushing to " + runs[i]->name() + ": " + error.what());
+        runs[i]->abandon(results[i].error);
       }
-      host.slots.release();
+    });
+  }
+
+  // Blob groups run a few at a time; each holds at most ring_chunks chunks.
+  const std::vector<oci::Descriptor> blobs = all_blobs(image, stripped);
+  UploadBudget budget(options.max_total_connections);
+  std::atomic<size_t> next{0};
+  const size_t group_workers = std::clamp<size_t>(static_cast<size_t>(std::max(1, options.concurrent_blobs)), 1,
+                                                  std::max<size_t>(blobs.size(), 1));
+  for (size_t w = 0; w < group_workers; ++w) {
+    workers.emplace_back([&] {
+      for (size_t index = next++; index < blobs.size(); index = next++) {
+        const oci::Descriptor& blob = blobs[index];
+        std::vector<DestinationRun*> members;
+        for (auto& run : runs) {
+          if (run->needs(blob.digest)) {
+            members.push_back(run.get());
+          }
+        }
+        BlobGroup group(blob, image.blob_path(blob.digest), members, budget, cancelled, retry, options);
+        try {
+          group.run();
+        } catch (const std::exception& error) {
+          for (auto* run : members) {
+            run->fail("internal error while pushing blob " + blob.digest + " to " + run->name() + ": " + error.what());
+          }
+        }
+      }
     });
   }
   for (auto& worker : workers) {
     worker.join();
+  }
+
+  for (size_t i = 0; i < destinations.size(); ++i) {
+    if (destinations[i].drop_attestations && stripped && stripped->digest() != image.digest()) {
+      results[i].note = "attestations dropped (attestations: drop), so this registry has index " +
+                        stripped->digest() + " instead of " + image.digest();
+    }
   }
   return results;
 }

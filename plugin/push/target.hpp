@@ -27,6 +27,9 @@ class Target {
                                              std::uint64_t size, const registry::BlobSource& source) = 0;
   virtual registry::Result<std::string> put_manifest(const std::string& repository, const std::string& reference,
                                                      const std::string& media_type, const std::string& bytes) = 0;
+  // Returns the digest `reference` resolves to, or std::nullopt when it is absent.
+  virtual registry::Result<std::optional<std::string>> head_manifest(const std::string& repository,
+                                                                     const std::string& reference) = 0;
 };
 
 // How often a step that failed in a retryable way (connection error, 408,
@@ -40,11 +43,12 @@ struct RetryPolicy {
 };
 
 // Pushes `image` to each destination through `targets[i]`. Destinations
-// whose targets are the same object share mount knowledge and a limit of
-// concurrent destinations.
+// whose targets are the same object are on the same registry: they share
+// mount knowledge and a limit of blob uploads in flight.
 std::vector<DestinationResult> push_to_targets(const oci::Image& image, const std::vector<Destination>& destinations,
                                                const std::vector<Target*>& targets, Observer& observer,
-                                               const std::atomic<bool>& cancelled, const RetryPolicy& retry = {});
+                                               const std::atomic<bool>& cancelled, const RetryPolicy& retry = {},
+                                               const PushOptions& options = {});
 
 // Describes a registry error in one line without calling into the registry module.
 std::string describe(const registry::RegistryError& error);

@@ -3,7 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <ctime>
+#include <iomanip>
+#include <locale>
 #include <map>
+#include <sstream>
 
 #include "multipush/util/error.hpp"
 
@@ -103,6 +109,76 @@ long retry_after_seconds(const http::Response& response) {
   if (!std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
   if (value->size() > 9) return -1;
   return std::stol(*value);
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+  // IMF-fixdate first, then the two obsolete forms recipients must accept.
+  static constexpr std::array<const char*, 3> kFormats = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                                          "%a %b %e %H:%M:%S %Y"};
+  for (const char* format : kFormats) {
+    std::tm parts{};
+    std::istringstream in{std::string(text)};
+    in.imbue(std::locale::classic());
+    in >> std::get_time(&parts, format);
+    if (in.fail()) continue;
+    in >> std::ws;
+    if (!in.eof()) continue;
+    std::time_t seconds = ::timegm(&parts);
+    if (seconds == static_cast<std::time_t>(-1)) continue;
+    return std::chrono::system_clock::from_time_t(seconds);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> retry_after(const http::Response& response,
+                                                     std::chrono::system_clock::time_point now) {
+  auto value = response.header("retry-after");
+  if (!value || value->empty()) return std::nullopt;
+  long seconds = retry_after_seconds(response);
+  if (seconds >= 0) return std::chrono::seconds(seconds);
+  auto date = parse_http_date(*value);
+  if (!date) return std::nullopt;
+  if (*date <= now) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*date - now);
+}
+
+std::optional<std::uint64_t> range_end(std::string_view value) {
+  if (value.starts_with("bytes=")) value.remove_prefix(6);
+  size_t dash = value.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 >= value.size()) return std::nullopt;
+  std::string_view end = value.substr(dash + 1);
+  if (end.size() > 19) return std::nullopt;
+  auto digits = [](std::string_view part) {
+    return std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(value.substr(0, dash)) || !digits(end)) return std::nullopt;
+  return std::stoull(std::string(end));
+}
+
+std::optional<std::string> next_link(const http::Response& response, const std::string& request_url) {
+  for (const auto& header : response.header_values("link")) {
+    // A header may hold several comma-separated links: <url>; rel="next", ...
+    size_t position = 0;
+    while (position < header.size()) {
+      size_t open = header.find('<', position);
+      if (open == std::string::npos) break;
+      size_t close = header.find('>', open);
+      if (close == std::string::npos) break;
+      size_t next = header.find('<', close);
+      size_t parameters_end = next == std::string::npos ? header.size() : next;
+      std::string parameters = header.substr(close + 1, parameters_end - close - 1);
+      std::string lowered;
+      for (char c : parameters) {
+        if (c != ' ' && c != '"') lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      }
+      if (lowered.find("rel=next") != std::string::npos) {
+        return http::resolve_url(request_url, header.substr(open + 1, close - open - 1));
+      }
+      if (next == std::string::npos) break;
+      position = next;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace multipush::registry::detail

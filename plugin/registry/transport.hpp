@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +44,22 @@ std::string append_query(const std::string& url, const std::string& name, const 
 // Returns the seconds of a Retry-After header in the delay-seconds form;
 // -1 when absent or an HTTP date.
 long retry_after_seconds(const http::Response& response);
+
+// Returns the delay of a Retry-After header in either form: delay-seconds,
+// or an HTTP date (IMF-fixdate, RFC 850 or asctime) measured from `now`.
+// A date in the past gives 0; std::nullopt when absent or malformed.
+std::optional<std::chrono::milliseconds> retry_after(const http::Response& response,
+                                                     std::chrono::system_clock::time_point now);
+
+// Parses an HTTP date as RFC 9110 section 5.6.7 allows it.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text);
+
+// Returns the last byte offset of an upload Range header ("0-1023" gives
+// 1023); std::nullopt when malformed. A "bytes=" prefix is accepted.
+std::optional<std::uint64_t> range_end(std::string_view value);
+
+// Returns the target of the `rel="next"` entry of Link headers, resolved
+// against `request_url`; std::nullopt when there is none.
+std::optional<std::string> next_link(const http::Response& response, const std::string& request_url);
 
 }  // namespace multipush::registry::detail

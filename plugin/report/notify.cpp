@@ -38,6 +38,7 @@ std::string webhook_body(const RunSummary& summary) {
         {"digest", outcome.digest},
         {"status", outcome.status},
         {"error", outcome.error},
+        {"note", outcome.note},
     });
   }
   nlohmann::ordered_json body{

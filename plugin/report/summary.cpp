@@ -129,6 +129,13 @@ std::string summary_table(const RunSummary& summary) {
     heading = true;
     text += fmt::format("  {} on {}: {}\n", outcome.target, outcome.registry, outcome.error);
   }
+  heading = false;
+  for (const auto& outcome : summary.outcomes) {
+    if (outcome.note.empty()) continue;
+    if (!heading) text += "\nNotes:\n";
+    heading = true;
+    text += fmt::format("  {} on {}: {}\n", outcome.target, outcome.registry, outcome.note);
+  }
   return text;
 }
 
@@ -158,6 +165,7 @@ std::string summary_markdown(const RunSummary& summary) {
     if (!outcome.repository.empty()) registry += "/" + outcome.repository;
     std::string status = markdown_cell(outcome.status);
     if (!outcome.error.empty()) status += ": " + markdown_cell(outcome.error);
+    if (!outcome.note.empty()) status += " (" + markdown_cell(outcome.note) + ")";
     text += fmt::format("| {} | {} | {} | {} | {} |\n", markdown_cell(outcome.target),
                         markdown_code(registry), join(tags, " "), markdown_code(outcome.digest), status);
   }

@@ -97,14 +97,15 @@ Scope date_scope(const context::Context& context, system_clock::time_point now) 
 Scope global_scope(const context::Context& context, system_clock::time_point now) {
   Scope scope = date_scope(context, now);
   const bool is_default = is_default_branch(context);
-  scope.variables = {
-      {"branch", context.ref.starts_with("refs/heads/") ? branch_name(context.ref) : ""},
-      {"tag", context.ref.starts_with("refs/tags/") ? tag_name(context.ref) : ""},
-      {"sha", short_sha(context)},
-      {"base_ref", base_ref(context)},
-      {"is_default_branch", is_default ? "true" : "false"},
-      {"is_not_default_branch", is_default ? "false" : "true"},
-  };
+  // The action passes these as functions, so {{branch 'x'}} ignores its
+  // argument and {{#if branch}} calls them.
+  auto constant = [](std::string value) { return [value = std::move(value)](const HelperCall&) { return value; }; };
+  scope.helpers["branch"] = constant(context.ref.starts_with("refs/heads/") ? branch_name(context.ref) : "");
+  scope.helpers["tag"] = constant(context.ref.starts_with("refs/tags/") ? tag_name(context.ref) : "");
+  scope.helpers["sha"] = constant(short_sha(context));
+  scope.helpers["base_ref"] = constant(base_ref(context));
+  scope.helpers["is_default_branch"] = constant(is_default ? "true" : "false");
+  scope.helpers["is_not_default_branch"] = constant(is_default ? "false" : "true");
   return scope;
 }
 

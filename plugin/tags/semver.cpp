@@ -1,23 +1,10 @@
 #include "tags/semver.hpp"
 
-#include <regex>
 
 #include "tags/csv.hpp"
 
 namespace multipush::tags {
 namespace {
-
-std::vector<std::string> split_dots(const std::string& text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    auto dot = text.find('.', start);
-    parts.push_back(text.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return parts;
-}
 
 std::string join_dots(const std::vector<std::string>& parts) {
   std::string joined;
@@ -36,28 +23,57 @@ std::string SemVer::version() const {
 std::optional<SemVer> parse_semver(std::string_view text) {
   // node-semver rejects versions longer than 256 characters.
   if (text.size() > 256) return std::nullopt;
+  const std::string trimmed = trim(text);
+  std::string_view rest = trimmed;
+  if (rest.starts_with('v')) rest.remove_prefix(1);
 
-  static const std::regex pattern(
-      R"(^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*))"
-      R"((?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*))*))?)"
-      R"((?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$)");
-  std::string trimmed = trim(text);
-  std::smatch match;
-  if (!std::regex_match(trimmed, match, pattern)) return std::nullopt;
-
-  // Components must stay below 2^53, JavaScript's largest safe integer.
-  for (int i = 1; i <= 3; ++i) {
-    const std::string number = match[i];
-    if (number.size() > 16 || (number.size() == 16 && number > "9007199254740991")) return std::nullopt;
-  }
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto is_identifier_char = [&](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+  };
+  // A numeric part: 0, or digits without a leading zero.
+  auto number = [&](std::string& out) {
+    std::size_t length = 0;
+    while (length < rest.size() && is_digit(rest[length])) ++length;
+    if (length == 0 || (length > 1 && rest[0] == '0')) return false;
+    out = std::string(rest.substr(0, length));
+    rest.remove_prefix(length);
+    // Components must stay below 2^53, JavaScript's largest safe integer.
+    return out.size() < 16 || (out.size() == 16 && out <= "9007199254740991");
+  };
+  // Dot-separated identifiers up to `end`; a prerelease identifier made of
+  // digits only must not have a leading zero.
+  auto identifiers = [&](std::vector<std::string>& out, bool prerelease) {
+    while (true) {
+      std::size_t length = 0;
+      while (length < rest.size() && is_identifier_char(rest[length])) ++length;
+      if (length == 0) return false;
+      std::string part(rest.substr(0, length));
+      bool numeric = part.find_first_not_of("0123456789") == std::string::npos;
+      if (prerelease && numeric && part.size() > 1 && part[0] == '0') return false;
+      out.push_back(std::move(part));
+      rest.remove_prefix(length);
+      if (!rest.starts_with('.')) return true;
+      rest.remove_prefix(1);
+    }
+  };
 
   SemVer version;
   version.raw = trimmed;
-  version.major = match[1];
-  version.minor = match[2];
-  version.patch = match[3];
-  if (match[4].matched) version.prerelease = split_dots(match[4]);
-  if (match[5].matched) version.build = split_dots(match[5]);
+  if (!number(version.major) || !rest.starts_with('.')) return std::nullopt;
+  rest.remove_prefix(1);
+  if (!number(version.minor) || !rest.starts_with('.')) return std::nullopt;
+  rest.remove_prefix(1);
+  if (!number(version.patch)) return std::nullopt;
+  if (rest.starts_with('-')) {
+    rest.remove_prefix(1);
+    if (!identifiers(version.prerelease, true)) return std::nullopt;
+  }
+  if (rest.starts_with('+')) {
+    rest.remove_prefix(1);
+    if (!identifiers(version.build, false)) return std::nullopt;
+  }
+  if (!rest.empty()) return std::nullopt;
   return version;
 }
 

@@ -116,7 +116,7 @@ Metadata compute(const context::Context& context, const Inputs& inputs, system_c
   }
   warn_invalid_tags(metadata.tag_names, metadata.warnings);
 
-  std::vector<std::string> enabled;
+  std::vector<std::string>& enabled = metadata.images;
   for (const auto& image : images) {
     if (image.enabled) enabled.push_back(to_lower(image.name));
   }
@@ -144,6 +144,89 @@ Metadata compute(const context::Context& context, const Inputs& inputs, system_c
     start = comma + 1;
   }
   return metadata;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string text;
+  for (std::size_t i = 0; i < items.size(); ++i) text += (i > 0 ? separator : "") + items[i];
+  return text;
+}
+
+nlohmann::ordered_json labels_object(const Labels& labels) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : labels) object[key] = value;
+  return object;
+}
+
+nlohmann::ordered_json tags_args(const Metadata& metadata) {
+  nlohmann::ordered_json args = {{"DOCKER_META_IMAGES", join(metadata.images, ",")}};
+  if (!metadata.version.empty()) args["DOCKER_META_VERSION"] = metadata.version;
+  return args;
+}
+
+}  // namespace
+
+nlohmann::ordered_json json_output(const Metadata& metadata) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  json["tags"] = metadata.tags;
+  json["tag-names"] = metadata.tag_names;
+  json["labels"] = labels_object(metadata.labels);
+  json["annotations"] = metadata.annotations;
+  return json;
+}
+
+nlohmann::ordered_json bake_file(const Metadata& metadata, BakeKind kind, const std::string& target) {
+  nlohmann::ordered_json definition = nlohmann::ordered_json::object();
+  switch (kind) {
+    case BakeKind::tags:
+      definition["tags"] = metadata.tags;
+      definition["args"] = tags_args(metadata);
+      break;
+    case BakeKind::labels: definition["labels"] = labels_object(metadata.labels); break;
+    case BakeKind::annotations: definition["annotations"] = metadata.annotations; break;
+    case BakeKind::all:
+      definition["tags"] = metadata.tags;
+      definition["labels"] = labels_object(metadata.labels);
+      definition["args"] = tags_args(metadata);
+      break;
+  }
+  nlohmann::ordered_json bake;
+  bake["target"][target] = std::move(definition);
+  return bake;
+}
+
+std::string bake_file_name(BakeKind kind) {
+  switch (kind) {
+    case BakeKind::tags: return "docker-metadata-action-bake-tags.json";
+    case BakeKind::labels: return "docker-metadata-action-bake-labels.json";
+    case BakeKind::annotations: return "docker-metadata-action-bake-annotations.json";
+    case BakeKind::all: break;
+  }
+  return "docker-metadata-action-bake.json";
+}
+
+std::string dump_bake_file(const nlohmann::ordered_json& bake) {
+  return bake.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::vector<std::pair<std::string, std::string>> action_outputs(const Metadata& metadata,
+                                                                const OutputSettings& settings,
+                                                                const std::vector<std::string>& bake_paths) {
+  std::vector<std::string> labels;
+  for (const auto& [key, value] : metadata.labels) labels.push_back(key + "=" + value);
+  std::vector<std::pair<std::string, std::string>> outputs = {
+      {"version", metadata.version},
+      {"tags", join(metadata.tags, settings.sep_tags)},
+      {"tag-names", join(metadata.tag_names, settings.sep_tags)},
+      {"labels", join(labels, settings.sep_labels)},
+      {"annotations", join(metadata.annotations, settings.sep_annotations)},
+      {"json", json_output(metadata).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)},
+  };
+  const char* names[] = {"bake-file-tags", "bake-file-labels", "bake-file-annotations", "bake-file"};
+  for (std::size_t i = 0; i < bake_paths.size() && i < 4; ++i) outputs.emplace_back(names[i], bake_paths[i]);
+  return outputs;
 }
 
 }  // namespace multipush::tags

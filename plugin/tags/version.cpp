@@ -5,6 +5,8 @@
 
 #include "multipush/util/error.hpp"
 #include "tags/expressions.hpp"
+#include "tags/js_regex.hpp"
+#include "tags/pep440.hpp"
 #include "tags/semver.hpp"
 
 namespace multipush::tags {
@@ -15,14 +17,6 @@ bool is_tag_character(unsigned char c) {
          c == '-';
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string joined;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) joined += separator;
-    joined += parts[i];
-  }
-  return joined;
-}
 
 // One pass of the version loop over the sorted rules.
 class VersionBuilder {
@@ -45,10 +39,8 @@ class VersionBuilder {
       case RuleType::ref: apply_ref(rule); break;
       case RuleType::raw: set_version(with_affixes(render(rule.at("value"), global_), rule), false); break;
       case RuleType::sha: apply_sha(rule); break;
-      case RuleType::pep440:
-      case RuleType::match:
-        throw UsageError("tag rule \"" + rule.text + "\" is not supported yet: types pep440 and match are "
-                         "still missing; use type=semver or type=raw");
+      case RuleType::pep440: apply_pep440(rule); break;
+      case RuleType::match: apply_match(rule); break;
     }
   }
 
@@ -72,15 +64,43 @@ class VersionBuilder {
     set_version(with_affixes(render(rule.at("pattern"), dates_), rule), false);
   }
 
-  void apply_semver(const Rule& rule) {
+  // The version text of a semver, pep440 or match rule: the rendered value=,
+  // else the tag name; nullopt when the rule does not apply to this ref.
+  std::optional<std::string> version_input(const Rule& rule) const {
     const std::string& value = rule.at("value");
-    if (!context_.ref.starts_with("refs/tags/") && value.empty()) return;
+    if (!context_.ref.starts_with("refs/tags/") && value.empty()) return std::nullopt;
+    return value.empty() ? tag_name(context_.ref) : render(value, global_);
+  }
 
-    std::string version_text = value.empty() ? tag_name(context_.ref) : render(value, global_);
-    if (!rule.at("match").empty()) {
-      throw UsageError("tag rule \"" + rule.text + "\" is not supported yet: the match= attribute of "
-                       "type=semver is still missing; use value= with the version instead");
+  // Applies a semver or pep440 rule's match= to `text`: capture group 1 of
+  // the first match replaces it; no match leaves it as it is.
+  void apply_version_match(const Rule& rule, std::string& text) {
+    const std::string& pattern = rule.at("match");
+    if (pattern.empty()) return;
+    std::optional<std::vector<std::optional<std::string>>> found;
+    try {
+      found = JsRegex(pattern, "").match(text);
+    } catch (const RegexError& e) {
+      throw UsageError("invalid tag rule \"" + rule.text + "\": match=" + pattern + " is not a valid regular "
+                       "expression: " + e.what());
     }
+    if (!found) {
+      warnings_.push_back("match=" + pattern + " does not match \"" + text + "\" in rule \"" + rule.text + "\"");
+      return;
+    }
+    if (found->size() < 2 || !(*found)[1]) {
+      throw UsageError("invalid tag rule \"" + rule.text + "\": match=" + pattern + " matches \"" + text +
+                       "\" but has no capture group 1 that took part; put the version in parentheses, "
+                       "e.g. match=v(\\d+\\.\\d+\\.\\d+)$");
+    }
+    text = *(*found)[1];
+  }
+
+  void apply_semver(const Rule& rule) {
+    auto input = version_input(rule);
+    if (!input) return;
+    std::string version_text = *input;
+    apply_version_match(rule, version_text);
     std::replace(version_text.begin(), version_text.end(), '/', '-');
 
     auto parsed = parse_semver(version_text);
@@ -90,26 +110,103 @@ class VersionBuilder {
       return;
     }
 
+    auto identifiers = [](const std::vector<std::string>& parts, bool numbers) {
+      std::vector<Value> items;
+      for (const auto& part : parts) {
+        bool numeric = numbers && !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+        items.push_back(numeric ? Value::number(part) : Value::string(part));
+      }
+      return Value::array(std::move(items));
+    };
+    // The fields of node-semver's SemVer object, which the pattern renders against.
     Scope fields;
-    fields.variables = {{"major", parsed->major},
-                        {"minor", parsed->minor},
-                        {"patch", parsed->patch},
-                        {"version", parsed->version()},
-                        {"raw", version_text},
-                        {"prerelease", join(parsed->prerelease, ",")},
-                        {"build", join(parsed->build, ",")}};
+    fields.values = {{"major", Value::number(parsed->major)},
+                     {"minor", Value::number(parsed->minor)},
+                     {"patch", Value::number(parsed->patch)},
+                     {"version", Value::string(parsed->version())},
+                     {"raw", Value::string(version_text)},
+                     {"prerelease", identifiers(parsed->prerelease, true)},
+                     {"build", identifiers(parsed->build, false)},
+                     {"loose", Value::boolean(true)},
+                     {"includePrerelease", Value::boolean(false)},
+                     {"options", Value::string("[object Object]")}};
 
-    Template pattern(rule.at("pattern"));
+    const std::string& pattern = rule.at("pattern");
     bool auto_latest = true;
     std::string rendered;
     if (!parsed->prerelease.empty()) {
       // A prerelease gets only the full version, unless the pattern is exactly {{raw}}.
       auto_latest = false;
-      rendered = pattern.is_single_name("raw") ? pattern.render(fields) : Template("{{version}}").render(fields);
+      rendered = is_raw_statement(pattern) ? render(pattern, fields) : render("{{version}}", fields);
     } else {
-      rendered = pattern.render(fields);
+      rendered = render(pattern, fields);
     }
     set_version(with_affixes(rendered, rule), auto_latest);
+  }
+
+  void apply_pep440(const Rule& rule) {
+    auto input = version_input(rule);
+    if (!input) return;
+    std::string version_text = *input;
+    apply_version_match(rule, version_text);
+    std::replace(version_text.begin(), version_text.end(), '/', '-');
+
+    auto parsed = parse_pep440(version_text);
+    if (!parsed) {
+      warnings_.push_back("\"" + version_text + "\" is not a valid PEP 440 version, so rule \"" + rule.text +
+                          "\" produced no tag");
+      return;
+    }
+    if (parsed->is_prerelease() || parsed->is_postrelease()) {
+      // The pattern is not rendered for pre-, post- and dev-releases.
+      std::string value = is_raw_statement(rule.at("pattern")) ? version_text : parsed->clean();
+      set_version(with_affixes(value, rule), false);
+      return;
+    }
+    Scope fields;
+    fields.values = {{"raw", Value::string(version_text)},
+                     {"version", Value::string(parsed->clean())},
+                     {"major", Value::number(parsed->segment(0))},
+                     {"minor", Value::number(parsed->segment(1))},
+                     {"patch", Value::number(parsed->segment(2))}};
+    set_version(with_affixes(render(rule.at("pattern"), fields), rule), true);
+  }
+
+  void apply_match(const Rule& rule) {
+    auto input = version_input(rule);
+    if (!input) return;
+    const std::string& pattern = rule.at("pattern");
+
+    // /body/flags is a regular expression literal; the last '/' ends the body.
+    std::string body = pattern;
+    std::string flags;
+    auto last_slash = pattern.rfind('/');
+    if (pattern.size() >= 3 && pattern.front() == '/' && last_slash != std::string::npos && last_slash >= 2) {
+      body = pattern.substr(1, last_slash - 1);
+      flags = pattern.substr(last_slash + 1);
+    }
+    std::optional<std::vector<std::optional<std::string>>> found;
+    try {
+      found = JsRegex(body, flags).match(*input);
+    } catch (const RegexError& e) {
+      throw UsageError("invalid tag rule \"" + rule.text + "\": pattern " + pattern + " is not a valid regular "
+                       "expression: " + e.what());
+    }
+    if (!found) {
+      warnings_.push_back("pattern " + pattern + " does not match \"" + *input + "\" in rule \"" + rule.text + "\"");
+      return;
+    }
+    // The group is looked up by its text, so only a plain index such as 0 or 1 finds one.
+    const std::string& group = rule.at("group");
+    bool index = !group.empty() && group.find_first_not_of("0123456789") == std::string::npos &&
+                 (group == "0" || group[0] != '0') && group.size() < 10;
+    std::size_t at = index ? std::stoul(group) : 0;
+    if (!index || at >= found->size() || !(*found)[at]) {
+      warnings_.push_back("group " + group + " does not exist for pattern " + pattern + " in rule \"" + rule.text +
+                          "\"");
+      return;
+    }
+    set_version(with_affixes(*(*found)[at], rule), true);
   }
 
   void apply_edge(const Rule& rule) {
@@ -177,6 +274,14 @@ class VersionBuilder {
 };
 
 }  // namespace
+
+bool is_raw_statement(std::string_view pattern) {
+  try {
+    return Template(pattern).is_single_name("raw");
+  } catch (const TemplateError&) {
+    return false;
+  }
+}
 
 std::string sanitize_tag(std::string_view value) {
   std::string tag;

@@ -25,6 +25,10 @@ struct Version {
 Version compute_version(const std::vector<Rule>& rules, const Flavor& flavor, const context::Context& context,
                         const Scope& global, const Scope& dates);
 
+// True when `pattern` is exactly one {{raw}} expression, as metadata-action's
+// "pure raw statement" check; false for a pattern that does not parse.
+bool is_raw_statement(std::string_view pattern);
+
 // Replaces each run of characters outside [A-Za-z0-9._-] with one '-'.
 std::string sanitize_tag(std::string_view value);
 

@@ -195,6 +195,8 @@ size_t read_body(char* buffer, size_t size, size_t count, void* user);
 // State of one transfer, reached from the libcurl callbacks.
 struct Transfer {
   const Request* request = nullptr;
+  CURL* handle = nullptr;
+  int body_target = 0;  // 0: not decided yet, 1: the sink, 2: Response::body
   Response response;
   BodyReader reader;
   size_t string_offset = 0;
@@ -205,7 +207,16 @@ struct Transfer {
 size_t write_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t bytes = size * count;
-  if (transfer->request->body_sink) {
+  if (transfer->body_target == 0) {
+    // Only a successful response's body is the content the caller streams;
+    // a redirect or error body is kept for the error message instead.
+    long status = 0;
+    curl_easy_getinfo(transfer->handle, CURLINFO_RESPONSE_CODE, &status);
+    bool to_sink = transfer->request->body_sink && status >= 200 && status < 300;
+    transfer->body_target = to_sink ? 1 : 2;
+    if (to_sink && transfer->request->on_body_start) transfer->request->on_body_start(status);
+  }
+  if (transfer->body_target == 1) {
     if (!transfer->request->body_sink(data, bytes)) {
       transfer->sink_aborted = true;
       return 0;
@@ -224,6 +235,7 @@ size_t write_header(char* data, size_t size, size_t count, void* user) {
   // CONNECT), whose headers replace the earlier ones.
   if (line.starts_with("HTTP/")) {
     transfer->response.headers.clear();
+    transfer->body_target = 0;
     return bytes;
   }
   size_t colon = line.find(':');
@@ -280,6 +292,9 @@ bool is_retryable_error(CURLcode code) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    // A reused connection dropped during a streamed upload: libcurl cannot
+    // rewind the body itself, but the caller can send it again.
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return true;
@@ -381,6 +396,7 @@ std::expected<Response, TransportError> Client::Impl::perform(const Request& req
   CURL* curl = handle.get();
   Transfer transfer;
   transfer.request = &request;
+  transfer.handle = curl;
   if (send_body && request.body_reader) transfer.reader = request.body_reader;
 
   std::array<char, CURL_ERROR_SIZE> error_buffer{};

@@ -481,3 +481,195 @@ def skopeo_tags_or_none(skopeo: Skopeo, name: str, repository: str) -> list[str]
             return None
         raise AssertionError(f"skopeo list-tags failed\n{result.describe()}")
     return sorted(json.loads(result.stdout)["Tags"] or [])
+
+
+# TLS material, standalone registries, an HTTP proxy and small projects
+
+
+@dataclass
+class TlsFiles:
+    """PEM files of a throwaway CA, a server certificate signed by it and a client certificate signed by it."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def create_tls_files(directory: Path, server_names: list[str]) -> TlsFiles:
+    """Create a CA, a server certificate for `server_names` (host names or IP addresses) and a client certificate."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=2)
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    def write(path: Path, certificate, key) -> None:
+        path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            key_path = path.with_suffix(".key")
+            key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+            key_path.chmod(0o600)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (x509.CertificateBuilder().subject_name(name("multipush test client CA"))
+               .issuer_name(name("multipush test client CA")).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+               .sign(ca_key, hashes.SHA256()))
+
+    def leaf(common_name: str, usage, alt_names: list | None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (x509.CertificateBuilder().subject_name(name(common_name)).issuer_name(ca_cert.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before).not_valid_after(not_after)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                                  critical=False))
+        if alt_names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        return builder.sign(ca_key, hashes.SHA256()), key
+
+    alt_names = []
+    for server_name in server_names:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(server_name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(server_name))
+    files = TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key",
+                     directory / "client.crt", directory / "client.key")
+    write(files.ca_cert, ca_cert, None)
+    write(files.server_cert, *leaf(server_names[0], ExtendedKeyUsageOID.SERVER_AUTH, alt_names))
+    write(files.client_cert, *leaf("multipush test client", ExtendedKeyUsageOID.CLIENT_AUTH, None))
+    return files
+
+
+class StandaloneRegistry:
+    """One `docker-registry serve` on 127.0.0.1 started by a test, without authentication, stopped by its PID.
+
+    With `tls`, it serves HTTPS with the server certificate. With `require_client_cert`,
+    it also requires a client certificate signed by the CA (distribution's `http.tls.clientcas`).
+    """
+
+    READY_TIMEOUT_SECONDS = 20.0
+
+    def __init__(self, directory: Path, tls: TlsFiles | None = None, require_client_cert: bool = False):
+        import secrets
+        import time
+
+        self.directory = directory
+        self.tls = tls
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = registry_launcher.free_port()
+        lines = ["version: 0.1", "log:", "  level: info", "storage:", "  filesystem:",
+                 f"    rootdirectory: {directory / 'storage'}", "  delete:", "    enabled: true",
+                 "http:", f"  addr: 127.0.0.1:{self.port}", f"  secret: {secrets.token_hex(16)}"]
+        if tls is not None:
+            lines += ["  tls:", f"    certificate: {tls.server_cert}", f"    key: {tls.server_key}"]
+            if require_client_cert:
+                lines += ["    clientcas:", f"      - {tls.ca_cert}"]
+        config = directory / "config.yml"
+        config.write_text("\n".join(lines) + "\n")
+        self.log_file = directory / "registry.log"
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
+        deadline = time.monotonic() + self.READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"docker-registry exited with {self.process.returncode}: see {self.log_file}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"docker-registry on port {self.port} timed out starting: see {self.log_file}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def tags(self, repository: str) -> list[str] | None:
+        """Return the repository's tags, read from 127.0.0.1, or None when the registry does not know it."""
+        scheme = "https" if self.tls is not None else "http"
+        context = None
+        if self.tls is not None:
+            context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+            context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
+        # urllib would itself use a proxy from the environment; the check goes straight to the registry.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=context))
+        request = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}/v2/{repository}/tags/list")
+        try:
+            with opener.open(request, timeout=10) as response:
+                return sorted(json.load(response)["tags"] or [])
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+
+class HttpProxy:
+    """tests/support/http_proxy.py on 127.0.0.1, recording each request's method and target as one JSON line."""
+
+    def __init__(self, directory: Path):
+        self.record_file = directory / "proxy-requests.jsonl"
+        self.process = subprocess.Popen(["/usr/bin/python3", SUPPORT_DIR / "http_proxy.py", self.record_file],
+                                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        port_line = self.process.stdout.readline().strip()
+        if not port_line.isdigit():
+            self.stop()
+            raise AssertionError(f"http_proxy.py printed {port_line!r} instead of its port")
+        self.url = f"http://127.0.0.1:{port_line}"
+
+    def requests(self) -> list[dict]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def write_small_project(directory: Path, registries_yaml: str, image: str, tag: str = "test") -> Path:
+    """Write a project with one target `app` (one file on an empty base, linux/amd64 only) and one tag.
+
+    `registries_yaml` is the indented body of the `registries:` block.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hello.txt").write_text(f"{image}\n")
+    (directory / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
+    (directory / "multipush.yaml").write_text(
+        "platforms: [linux/amd64]\n"
+        f"registries:\n{registries_yaml}"
+        f"targets:\n  app: {{ context: ., dockerfile: Dockerfile, image: {image} }}\n"
+        f"tags:\n  - type=raw,value={tag}\n"
+        "push:\n  when: always\n")
+    return directory

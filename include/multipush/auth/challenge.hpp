@@ -35,4 +35,13 @@ Scope parse_scope(std::string_view text);
 // Splits the space-separated scope list of a challenge into scopes.
 std::vector<Scope> parse_scopes(std::string_view text);
 
+// Returns the scope "repository:<repository>:<actions>", for example
+// repository_scope("acme/app", "pull,push").
+std::string repository_scope(std::string_view repository, std::string_view actions);
+
+// Returns the scopes of a push to `repository`: pull and push on it, plus
+// pull on `mount_from` when a blob is mounted from that repository of the
+// same registry ("repository:dst:pull,push repository:src:pull").
+std::vector<std::string> push_scopes(std::string_view repository, std::string_view mount_from = {});
+
 }  // namespace multipush::auth

@@ -67,13 +67,23 @@ struct AuthError {
   bool tls = false;
 };
 
+// How an Authenticator asks token servers for tokens.
+struct AuthenticatorOptions {
+  // Request tokens for a username and password with the OAuth2 POST form
+  // (grant_type=password, access_type=offline) before the GET form, as the
+  // docker CLI does with ForceOAuth. The refresh token that the server
+  // returns is used for later requests. A token server that answers the POST
+  // with 404 or 405 gets the GET form instead.
+  bool oauth_password = false;
+};
+
 // Chooses and builds the Authorization header for a registry from its
 // challenges and the credentials, fetching and caching bearer tokens.
 // Safe to call from several threads.
 class Authenticator {
  public:
   // `client` must outlive the Authenticator.
-  Authenticator(http::Client& client, std::optional<Credentials> credentials);
+  Authenticator(http::Client& client, std::optional<Credentials> credentials, AuthenticatorOptions options = {});
 
   // Returns the Authorization header value for a request that the registry
   // rejected (or would reject) with `challenges`, covering `scopes`
@@ -88,17 +98,25 @@ class Authenticator {
  private:
   std::expected<Token, AuthError> fetch_token(const Challenge& challenge, const std::vector<std::string>& scopes);
   std::expected<Token, AuthError> fetch_token_get(const Challenge& challenge, const std::vector<std::string>& scopes);
-  // Returns std::nullopt when the token server returns 404 or 405, which
-  // means it has no OAuth2 endpoint.
+  // Sends `refresh_token` (grant_type=refresh_token) or, when it is empty,
+  // the username and password (grant_type=password). Returns std::nullopt
+  // when the token server returns 404 or 405, which means it has no OAuth2
+  // endpoint.
   std::optional<std::expected<Token, AuthError>> fetch_token_post(const Challenge& challenge,
-                                                                  const std::vector<std::string>& scopes);
+                                                                  const std::vector<std::string>& scopes,
+                                                                  const std::string& refresh_token);
+  std::string refresh_token_for(const Challenge& challenge) const;
   std::expected<Token, AuthError> token_from_response(const std::string& realm,
                                                       const std::expected<http::Response, http::TransportError>& response);
 
   http::Client& client_;
   std::optional<Credentials> credentials_;
+  AuthenticatorOptions options_;
   std::string credential_identity_;
   TokenCache cache_;
+  // Refresh tokens returned by OAuth2 token servers, per "realm service".
+  mutable std::mutex refresh_mutex_;
+  std::map<std::string, std::string> refresh_tokens_;
 };
 
 // The client_id sent to OAuth2 token servers.

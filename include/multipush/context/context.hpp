@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,10 @@ struct Context {
   std::string default_branch;  // payload repository.default_branch; git: origin/HEAD, else "main"
   std::string commit_date;     // RFC 3339, for {{commit_date}}; empty when unknown
   nlohmann::json payload = nlohmann::json::object();  // event payload ({} when none)
-  bool github_actions = false;                        // GITHUB_ACTIONS == "true"
+  bool github_actions = false;
+  // Problems worth telling the user that do not stop the run, such as a
+  // build directory that is not a git checkout.
+  std::vector<std::string> warnings;                        // GITHUB_ACTIONS == "true"
 
   // Repository object in the shape of GitHub's `GET /repos/{owner}/{repo}`
   // response (name, description, html_url, license.spdx_id, default_branch).
@@ -51,11 +55,13 @@ struct Context {
 // naming the file.
 Context from_workflow();
 
-// Reads branch, exact tag, HEAD sha, commit date and default branch from the
-// checkout at `dir` with the git CLI. A tag on HEAD gives ref
-// refs/tags/<tag>; else refs/heads/<branch>; a detached HEAD without a tag
-// gives an empty ref. Throws UsageError when `dir` is not a git checkout or
-// git is missing.
+// Reads ref, HEAD sha, commit date and default branch from the checkout at
+// `dir` with the git CLI, as metadata-action's `context: git` does: the
+// checked-out branch (refs/heads/<branch>); for a detached HEAD, the first
+// ref pointing at it ("tag: X" gives refs/tags/X, a remote branch
+// origin/b gives refs/heads/b), else the first branch, remote branch or tag
+// that contains it. The default branch comes from origin/HEAD, else "main".
+// Throws UsageError when `dir` is not a git checkout or git is missing.
 Context from_git(const std::filesystem::path& dir);
 
 // Returns from_workflow() when `source` is workflow, or when `source` is

@@ -29,6 +29,7 @@ struct Options {
   std::optional<std::filesystem::path> metadata_file;
   std::optional<std::filesystem::path> log_dir;
   bool debug = false;
+  bool skip_preflight = false;                       // --skip-preflight: as push.preflight: off
   std::vector<std::string> targets;                  // positional TARGET...; empty: every target
   ContextMode context_mode = ContextMode::automatic;
   DockerGlobals docker;

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <filesystem>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "multipush/pipeline/options.hpp"
 #include "multipush/util/error.hpp"
@@ -18,10 +21,50 @@ ExitCode build(const Options& options, bool print_definition);
 // Reads every tag back from every registry and compares digests.
 ExitCode verify(const Options& options);
 
+// What `push --layout PATH --to REF...` pushes.
+struct PushRequest {
+  std::filesystem::path layout;           // OCI layout directory, or an OCI layout tar file
+  std::vector<std::string> destinations;  // --to: a reference with a tag gets that tag; without one, by digest only
+  std::string ref_name;                   // --ref: the index.json entry to push when the layout lists several
+};
+
+// Pushes the image of an OCI layout to every destination at once, verifies
+// it, and writes a run log and summary.
+ExitCode push(const Options& options, const PushRequest& request);
+
+// Copies the image `source` names (a single manifest or an index with every
+// platform and attestation, plus the referrers of each manifest from the
+// referrers API or the fallback tag) to every destination. Each blob is
+// downloaded once. A destination with a tag gets that tag; one without a
+// tag gets the image by digest only.
+ExitCode mirror(const Options& options, const std::string& source, const std::vector<std::string>& destinations);
+
 enum class MetaFormat { text, json, bake };
 
-// Prints tags, labels, annotations and version for every target.
-ExitCode meta(const Options& options, MetaFormat format);
+// The `meta` command's own options: docker/metadata-action's inputs, each
+// list given as the action's input text (repeated flags already joined with
+// newlines). An unset list falls back to multipush.yaml.
+struct MetaOptions {
+  std::optional<std::string> images;
+  std::optional<std::string> tags;
+  std::optional<std::string> flavor;
+  std::optional<std::string> labels;
+  std::optional<std::string> annotations;
+  std::optional<std::string> sep_tags;
+  std::optional<std::string> sep_labels;
+  std::optional<std::string> sep_annotations;
+  std::optional<std::string> bake_target;
+  MetaFormat format = MetaFormat::text;
+  std::optional<std::filesystem::path> bake_dir;  // default: a fresh run directory
+};
+
+// Prints tags, labels, annotations and version as docker/metadata-action
+// computes them: for the --images given when there is no config file, else
+// for each selected target of multipush.yaml. In GitHub Actions, also
+// writes the action's step outputs and DOCKER_METADATA_OUTPUT_* variables.
+// Unlike run and build, a tag that is not a valid tag is printed with a
+// warning, as the action prints it.
+ExitCode meta(const Options& options, const MetaOptions& meta);
 
 // Lists recent runs, or prints one run's events.
 ExitCode show_log(const Options& options, const std::optional<std::string>& run_id);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,7 +19,7 @@ struct Destination {
   std::vector<std::string> tags;         // tags to apply; empty: by digest only
   registry::RegistryClient* client = nullptr;  // shared by every destination on the same host
   bool drop_attestations = false;        // push an index without attestation manifests
-  int max_connections = 4;               // destinations of one client pushed at the same time
+  int max_connections = 4;               // blob uploads to this registry in flight at once (smallest value per client wins)
 };
 
 // Receives every blob, manifest and tag outcome for the run log and progress
@@ -32,6 +33,10 @@ struct Observer {
   virtual void manifest(const Destination&, const std::string& /*digest*/, std::string_view /*media_type*/,
                         bool /*ok*/) {}
   virtual void tag(const Destination&, const std::string& /*tag*/, const std::string& /*digest*/, bool /*ok*/) {}
+  // Called once per destination before its blobs: how many blobs and bytes it may need.
+  virtual void planned(const Destination&, std::size_t /*blobs*/, std::uint64_t /*bytes*/) {}
+  // Called as blob bytes are handed to the HTTP client, many times per blob; keep it cheap.
+  virtual void sent(const Destination&, std::uint64_t /*bytes*/) {}
 };
 
 struct DestinationResult {
@@ -44,13 +49,26 @@ struct DestinationResult {
   int blobs_uploaded = 0;
   int blobs_skipped = 0;
   int blobs_mounted = 0;
+  // Why `digest` differs from the image's digest ("attestations dropped ..."); empty when it does not.
+  std::string note;
+};
+
+// Limits of one push_image call.
+struct PushOptions {
+  int max_total_connections = 16;        // blob uploads in flight over every registry
+  int concurrent_blobs = 4;              // blobs streamed at the same time; each buffers `ring_chunks` chunks
+  std::size_t chunk_size = 256 * 1024;   // bytes read from the layout at a time
+  std::size_t ring_chunks = 8;           // chunks one blob may buffer for its slowest destination
 };
 
 // Pushes `image` to every destination concurrently; a failing destination
-// never stops the others. Per destination the order is: blobs, platform
-// manifests, attestation manifests, the root by digest, then each tag.
-// Returns one result per destination, in the order given.
+// never stops the others. Each blob is read from the layout once and
+// streamed to every destination that lacks it at the same time. Per
+// destination the order is: blobs, platform manifests, attestation
+// manifests, the root by digest, then each tag. Returns one result per
+// destination, in the order given.
 std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
-                                          Observer& observer, const std::atomic<bool>& cancelled);
+                                          Observer& observer, const std::atomic<bool>& cancelled,
+                                          const PushOptions& options = {});
 
 }  // namespace multipush::push

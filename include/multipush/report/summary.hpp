@@ -14,6 +14,7 @@ struct Outcome {
   std::string digest;  // "sha256:...", or empty when nothing was pushed
   std::string status;  // "pushed", "failed", "not pushed", "verified", "digest mismatch", "dry run"
   std::string error;   // empty unless the step failed
+  std::string note{};  // why this registry's digest differs, e.g. attestations dropped
 };
 
 // The whole run, as reported at the end and sent in notifications.

@@ -29,7 +29,12 @@ struct Request {
   std::string body;                     // used when body_reader is empty
   BodyReader body_reader;               // streamed body of body_size bytes
   std::optional<std::uint64_t> body_size;
-  BodySink body_sink;                   // when set, the response body is not kept
+  // When set, the body of a 2xx response goes here instead of Response::body;
+  // bodies of other responses (errors, redirects) are still kept.
+  BodySink body_sink;
+  // Called with the status before the first byte of a 2xx body reaches
+  // `body_sink`, once per response that has a body.
+  std::function<void(long status)> on_body_start;
   bool follow_redirects = false;        // Authorization is dropped on a host change
   std::chrono::seconds timeout{0};      // 0: no overall limit
 };

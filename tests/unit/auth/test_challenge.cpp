@@ -5,6 +5,8 @@
 using multipush::auth::parse_challenges;
 using multipush::auth::parse_scope;
 using multipush::auth::parse_scopes;
+using multipush::auth::push_scopes;
+using multipush::auth::repository_scope;
 
 TEST_CASE("challenge Docker Hub bearer") {
   auto challenges = parse_challenges(
@@ -88,4 +90,12 @@ TEST_CASE("scope list and catalog") {
   REQUIRE(scopes[1].actions.size() == 1);
   CHECK(scopes[1].actions[0] == "*");
   CHECK(parse_scope("nonsense").type.empty());
+}
+
+TEST_CASE("push scopes with and without mount") {
+  CHECK(repository_scope("acme/app", "pull") == "repository:acme/app:pull");
+  CHECK(push_scopes("acme/app") == std::vector<std::string>{"repository:acme/app:pull,push"});
+  CHECK(push_scopes("acme/app", "acme/base") ==
+        std::vector<std::string>{"repository:acme/app:pull,push", "repository:acme/base:pull"});
+  CHECK(push_scopes("acme/app", "acme/app") == std::vector<std::string>{"repository:acme/app:pull,push"});
 }

@@ -206,3 +206,43 @@ TEST_CASE("authenticator token server rejects") {
   CHECK(value.error().message.find("auths[registry.test]") != std::string::npos);
   CHECK(value.error().message.find("wrong-pass") == std::string::npos);
 }
+
+TEST_CASE("authenticator password post form") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw 1234";
+  Authenticator authenticator(client, credentials, AuthenticatorOptions{.oauth_password = true});
+  auto value = authenticator.authorization(bearer(server.url() + "/token"), {"repository:acme/app:pull,push"});
+  REQUIRE(value);
+  CHECK(*value ==
+        "Bearer POST|||grant_type=password&service=registry.test&client_id=docker-multipush"
+        "&access_type=offline&scope=repository%3Aacme%2Fapp%3Apull%2Cpush&username=alice&password=pw%201234");
+}
+
+TEST_CASE("authenticator password post falls back to get") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-1234";
+  Authenticator authenticator(client, credentials, AuthenticatorOptions{.oauth_password = true});
+  auto value =
+      authenticator.authorization(bearer(server.url() + "/token-no-oauth"), {"repository:acme/app:pull,push"});
+  REQUIRE(value);
+  CHECK(value->starts_with("Bearer GET|service=registry.test&scope=repository%3Aacme%2Fapp%3Apull%2Cpush"));
+  CHECK(value->find("Basic YWxpY2U6cHctMTIzNA==") != std::string::npos);
+}
+
+TEST_CASE("authenticator password without oauth uses get") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-1234";
+  Authenticator authenticator(client, credentials);
+  auto value = authenticator.authorization(bearer(server.url() + "/token"), {"repository:acme/app:pull"});
+  REQUIRE(value);
+  CHECK(value->starts_with("Bearer GET|"));
+}

@@ -57,11 +57,12 @@ TEST_CASE("git context on branch") {
   CHECK(context.payload == nlohmann::json::object());
 }
 
-TEST_CASE("git context tag on HEAD") {
+TEST_CASE("git context tag on HEAD of a checked-out branch") {
+  // The checked-out branch wins, as in the action's git context.
   ScopedEnv env;
   Repository repo;
   git(repo.dir.path(), {"tag", "v1.2.3"});
-  CHECK(from_git(repo.dir.path()).ref == "refs/tags/v1.2.3");
+  CHECK(from_git(repo.dir.path()).ref == "refs/heads/main");
 }
 
 TEST_CASE("git context tag on older commit") {
@@ -78,7 +79,8 @@ TEST_CASE("git context detached HEAD") {
   git(repo.dir.path(), {"commit", "--quiet", "--allow-empty", "-m", "second"});
   git(repo.dir.path(), {"switch", "--quiet", "--detach", "HEAD~1"});
   Context context = from_git(repo.dir.path());
-  CHECK(context.ref.empty());
+  // No ref points at the commit; main contains it.
+  CHECK(context.ref == "refs/heads/main");
   CHECK(context.sha == repo.sha);
 }
 
@@ -117,7 +119,12 @@ TEST_CASE("git context https remote") {
 TEST_CASE("git context not a repository") {
   ScopedEnv env;
   TempDir dir;
-  CHECK_THROWS_AS(from_git(dir.path()), multipush::UsageError);
+  Context context = from_git(dir.path());
+  CHECK(context.sha.empty());
+  CHECK(context.ref.empty());
+  CHECK(context.default_branch == "main");
+  REQUIRE(context.warnings.size() == 1);
+  CHECK(context.warnings[0].find("no git commit found") != std::string::npos);
 }
 
 TEST_CASE("load without GITHUB_ACTIONS uses git") {

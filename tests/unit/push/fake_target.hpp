@@ -4,10 +4,13 @@
 // what a real registry checks: blob digests, and that a manifest's blobs and
 // an index's children are present before it is accepted.
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "multipush/oci/digest.hpp"
@@ -26,6 +29,11 @@ class FakeRegistry final : public push::detail::Target {
   bool mount_unsupported = false;
   // The first `failing_uploads` upload_blob calls fail with a retryable 503.
   int failing_uploads = 0;
+  // The first `broken_uploads` upload_blob calls read half of the body, then
+  // fail like a connection reset.
+  int broken_uploads = 0;
+  // Sleep before each read of an upload body, to make a slow destination.
+  std::chrono::microseconds read_delay{0};
 
   std::vector<std::string> calls() {
     std::lock_guard lock(mutex_);
@@ -104,12 +112,23 @@ class FakeRegistry final : public push::detail::Target {
         return std::unexpected(error_for(503, "PUT", "service unavailable", true, false));
       }
     }
+    bool break_midway = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (broken_uploads > 0) {
+        --broken_uploads;
+        break_midway = true;
+      }
+    }
     // Read like libcurl with a known Content-Length: stop after `size` bytes.
     auto reader = source();
     oci::Sha256 hasher;
     std::uint64_t total = 0;
     std::vector<char> buffer(16 * 1024);
     while (total < size) {
+      if (read_delay.count() > 0) {
+        std::this_thread::sleep_for(read_delay);
+      }
       const size_t count = reader(buffer.data(), buffer.size());
       if (count == SIZE_MAX) {
         return std::unexpected(error_for(0, "PUT", "upload aborted by the body reader", true, false));
@@ -119,6 +138,9 @@ class FakeRegistry final : public push::detail::Target {
       }
       hasher.update(buffer.data(), count);
       total += count;
+      if (break_midway && total >= size / 2) {
+        return std::unexpected(error_for(0, "PUT", "connection reset by peer", true, false));
+      }
     }
     if (total != size || hasher.finish() != digest) {
       return std::unexpected(error_for(400, "PUT", "digest invalid", false, false));
@@ -161,6 +183,27 @@ class FakeRegistry final : public push::detail::Target {
     manifests_[repository][reference] = bytes;
     manifests_[repository][digest] = bytes;
     return digest;
+  }
+
+  registry::Result<std::optional<std::string>> head_manifest(const std::string& repository,
+                                                             const std::string& reference) override {
+    if (auto error = record("HEAD-MANIFEST " + repository + " " + reference)) {
+      return std::unexpected(*error);
+    }
+    std::lock_guard lock(mutex_);
+    const auto& stored = manifests_[repository];
+    const auto found = stored.find(reference);
+    if (found == stored.end()) {
+      return std::optional<std::string>();
+    }
+    return std::optional<std::string>(oci::sha256_digest(found->second));
+  }
+
+  // Number of calls that start with `prefix`.
+  int count_calls(const std::string& prefix) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(calls_.begin(), calls_.end(),
+                                          [&](const std::string& call) { return call.starts_with(prefix); }));
   }
 
  private:

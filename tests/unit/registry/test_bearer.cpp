@@ -53,3 +53,34 @@ TEST_CASE("retry after 503") {
   REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().str()));
   CHECK_FALSE(*exists);
 }
+
+TEST_CASE("retry hook reports each retry") {
+  multipush::test::EchoServer server;
+  Options options = options_for(server);
+  std::vector<multipush::registry::RetryEvent> events;
+  options.on_retry = [&events](const multipush::registry::RetryEvent& event) { events.push_back(event); };
+  RegistryClient client(options);
+  auto exists = client.blob_exists("acme/flaky", multipush::oci::sha256_digest("x"));
+  REQUIRE_MESSAGE(exists, (exists ? "" : exists.error().str()));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].method == "HEAD");
+  CHECK(events[0].reason == "HTTP 503");
+  CHECK(events[0].attempt == 1);
+  // Retry-After: 0 replaces the exponential backoff.
+  CHECK(events[0].delay.count() == 0);
+  CHECK(events[0].url.find("/v2/acme/flaky/blobs/") != std::string::npos);
+}
+
+TEST_CASE("retry attempts capped") {
+  multipush::test::EchoServer server;
+  Options options = options_for(server);
+  options.retry.max_attempts = 1;
+  int retries = 0;
+  options.on_retry = [&retries](const multipush::registry::RetryEvent&) { ++retries; };
+  RegistryClient client(options);
+  auto exists = client.blob_exists("other/flaky", multipush::oci::sha256_digest("x"));
+  REQUIRE_FALSE(exists);
+  CHECK(exists.error().status == 503);
+  CHECK(exists.error().retryable);
+  CHECK(retries == 0);
+}

@@ -293,3 +293,121 @@ TEST_CASE("registry tls insecure") {
   CHECK_FALSE(*exists);
   CHECK(client.scheme() == "https");
 }
+
+TEST_CASE("referrers fallback tag name") {
+  CHECK(multipush::registry::referrers_tag(
+            "sha256:3588d02542238316759cbf24502f4344ffcc8a60c803870022f335d1390c13b4") ==
+        "sha256-3588d02542238316759cbf24502f4344ffcc8a60c803870022f335d1390c13b4");
+  // The encoded part is cut to 64 characters, and '+' is not allowed in tags.
+  CHECK(multipush::registry::referrers_tag("sha512:" + std::string(128, 'a')) == "sha512-" + std::string(64, 'a'));
+  CHECK(multipush::registry::referrers_tag("sha256+b64u:abc") == "sha256-b64u-abc");
+}
+
+TEST_CASE("registry plain chunked upload") {
+  RegistryServer server(RegistryServer::Mode::plain);
+  Options options = options_for(server);
+  options.chunk_size = 1000;
+  RegistryClient client(options);
+  std::string blob;
+  for (int i = 0; i < 3500; ++i) blob.push_back(static_cast<char>('a' + i % 26));
+  const std::string digest = multipush::oci::sha256_digest(blob);
+
+  // The reader counts how often the source is opened: once, since every
+  // chunk continues where the previous one ended.
+  int opened = 0;
+  BlobSource source = [&]() {
+    ++opened;
+    auto offset = std::make_shared<size_t>(0);
+    return multipush::http::BodyReader([&blob, offset](char* buffer, size_t size) {
+      size_t count = std::min(size, blob.size() - *offset);
+      std::memcpy(buffer, blob.data() + *offset, count);
+      *offset += count;
+      return count;
+    });
+  };
+  auto session = client.start_upload("acme/chunked");
+  REQUIRE_MESSAGE(session, error_of(session));
+  auto uploaded = client.upload_blob(*session, digest, blob.size(), source);
+  REQUIRE_MESSAGE(uploaded, error_of(uploaded));
+  CHECK(opened == 1);
+
+  std::string downloaded;
+  auto fetched = client.get_blob("acme/chunked", digest, blob.size(), [&](const char* data, size_t size) {
+    downloaded.append(data, size);
+    return true;
+  });
+  REQUIRE_MESSAGE(fetched, error_of(fetched));
+  CHECK(downloaded == blob);
+}
+
+TEST_CASE("registry plain blob get checks") {
+  RegistryServer server(RegistryServer::Mode::plain);
+  RegistryClient client(options_for(server));
+  const std::string blob = "blob to read back";
+  const std::string digest = multipush::oci::sha256_digest(blob);
+  push_blob(client, "acme/app", blob);
+  auto ignore = [](const char*, size_t) { return true; };
+
+  auto wrong_size = client.get_blob("acme/app", digest, blob.size() - 1, ignore);
+  REQUIRE_FALSE(wrong_size);
+  CHECK(wrong_size.error().message.find("more than") != std::string::npos);
+
+  auto missing = client.get_blob("acme/app", multipush::oci::sha256_digest("absent"), 6, ignore);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().status == 404);
+  CHECK(missing.error().message.find("was not found") != std::string::npos);
+}
+
+TEST_CASE("registry plain tags and referrers") {
+  RegistryServer server(RegistryServer::Mode::plain);
+  RegistryClient client(options_for(server));
+  TestImage image;
+  image.push_blobs(client, "acme/app");
+  const std::string subject = multipush::oci::sha256_digest(image.manifest);
+  REQUIRE(client.put_manifest("acme/app", subject, image.media_type, image.manifest));
+  for (const char* tag : {"b", "a", "c"}) REQUIRE(client.put_manifest("acme/app", tag, image.media_type, image.manifest));
+
+  auto tags = client.list_tags("acme/app");
+  REQUIRE_MESSAGE(tags, error_of(tags));
+  std::string joined;
+  for (const auto& tag : *tags) joined += tag + " ";
+  CHECK(joined == "a b c ");
+
+  // distribution 2.8 has no referrers API.
+  auto api = client.referrers_api("acme/app", subject);
+  REQUIRE_MESSAGE(api, error_of(api));
+  CHECK_FALSE(api->has_value());
+  auto none = client.referrers("acme/app", subject);
+  REQUIRE_MESSAGE(none, error_of(none));
+  CHECK_FALSE(none->from_api);
+  CHECK(none->manifests.empty());
+
+  const std::string empty_config = "{}";
+  push_blob(client, "acme/app", empty_config);
+  const std::string artifact =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sbom","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" +
+      multipush::oci::sha256_digest(empty_config) +
+      R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" +
+      multipush::oci::sha256_digest(empty_config) + R"(","size":2}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      subject + R"(","size":)" + std::to_string(image.manifest.size()) +
+      R"(},"annotations":{"org.example.kind":"sbom"}})";
+  auto descriptor = multipush::registry::referrer_descriptor(image.media_type, artifact);
+  REQUIRE_MESSAGE(descriptor, (descriptor ? "" : descriptor.error()));
+  CHECK(descriptor->artifact_type == "application/vnd.example.sbom");
+  CHECK(descriptor->annotations.at("org.example.kind") == "sbom");
+  auto pushed = client.put_manifest("acme/app", descriptor->digest, image.media_type, artifact);
+  REQUIRE_MESSAGE(pushed, error_of(pushed));
+
+  // Adding the same referrer twice lists it once.
+  for (int i = 0; i < 2; ++i) {
+    auto added = client.add_to_referrers_tag("acme/app", subject, *descriptor);
+    REQUIRE_MESSAGE(added, error_of(added));
+  }
+  auto found = client.referrers("acme/app", subject);
+  REQUIRE_MESSAGE(found, error_of(found));
+  CHECK_FALSE(found->from_api);
+  REQUIRE(found->manifests.size() == 1);
+  CHECK(found->manifests[0].digest == descriptor->digest);
+  CHECK(found->manifests[0].artifact_type == "application/vnd.example.sbom");
+  CHECK(found->manifests[0].annotation("org.example.kind") == "sbom");
+}

@@ -139,3 +139,56 @@ TEST_CASE("registry client shared by threads") {
   for (auto& thread : threads) thread.join();
   for (int result : results) CHECK(result == 0);
 }
+
+TEST_CASE("retry after both forms") {
+  using namespace std::chrono;
+  multipush::http::Response response;
+  // Wed, 21 Oct 2015 07:28:00 GMT
+  const system_clock::time_point date = system_clock::from_time_t(1445412480);
+  CHECK_FALSE(retry_after(response, date).has_value());
+
+  response.headers = {{"retry-after", "7"}};
+  CHECK(retry_after(response, date) == milliseconds(7000));
+
+  response.headers = {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}};
+  CHECK(retry_after(response, date - seconds(3)) == milliseconds(3000));
+  CHECK(retry_after(response, date + seconds(3)) == milliseconds(0));
+
+  response.headers = {{"retry-after", "Wednesday, 21-Oct-15 07:28:00 GMT"}};
+  CHECK(retry_after(response, date - seconds(2)) == milliseconds(2000));
+  response.headers = {{"retry-after", "Wed Oct 21 07:28:00 2015"}};
+  CHECK(retry_after(response, date - seconds(1)) == milliseconds(1000));
+
+  response.headers = {{"retry-after", "soon"}};
+  CHECK_FALSE(retry_after(response, date).has_value());
+  response.headers = {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT trailing"}};
+  CHECK_FALSE(retry_after(response, date).has_value());
+}
+
+TEST_CASE("upload range end") {
+  CHECK(range_end("0-1023") == 1023u);
+  CHECK(range_end("bytes=0-9") == 9u);
+  CHECK(range_end("0-0") == 0u);
+  CHECK_FALSE(range_end("").has_value());
+  CHECK_FALSE(range_end("0-").has_value());
+  CHECK_FALSE(range_end("-5").has_value());
+  CHECK_FALSE(range_end("0-x").has_value());
+}
+
+TEST_CASE("link header next page") {
+  multipush::http::Response response;
+  CHECK_FALSE(next_link(response, "http://h/v2/a/tags/list").has_value());
+  response.headers = {{"link", R"(</v2/a/tags/list?last=b&n=2>; rel="next")"}};
+  CHECK(next_link(response, "http://h/v2/a/tags/list?n=2") == "http://h/v2/a/tags/list?last=b&n=2");
+  response.headers = {{"link", R"(<http://h/first>; rel="prev", <http://h/second>; rel=next)"}};
+  CHECK(next_link(response, "http://h/x") == "http://h/second");
+  response.headers = {{"link", R"(<http://h/first>; rel="prev")"}};
+  CHECK_FALSE(next_link(response, "http://h/x").has_value());
+}
+
+TEST_CASE("http date parsing") {
+  auto parsed = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT");
+  REQUIRE(parsed.has_value());
+  CHECK(std::chrono::system_clock::to_time_t(*parsed) == 784111777);
+  CHECK_FALSE(parse_http_date("06 Nov 1994").has_value());
+}

@@ -168,7 +168,8 @@ TEST_CASE("webhook body schema") {
                                               {"tags", {"main"}},
                                               {"digest", ""},
                                               {"status", "failed"},
-                                              {"error", "denied"}});
+                                              {"error", "denied"},
+                                              {"note", ""}});
 }
 
 TEST_CASE("webhook body redacts secrets") {

@@ -125,7 +125,8 @@ TEST_CASE("template rendering") {
   CHECK(render("a{{! note }}b{{!-- }} --}}c", scope) == "abc");
   CHECK(render("\\{{branch}}", scope) == "{{branch}}");
   CHECK_THROWS_AS(render("{{branch", scope), TemplateError);
-  CHECK_THROWS_AS(render("{{#if tag}}x{{/if}}", scope), TemplateError);
+  CHECK(render("{{#if tag}}x{{else}}y{{/if}}", scope) == "y");
+  CHECK_THROWS_AS(render("{{#if tag}}x", scope), TemplateError);
   CHECK_THROWS_AS(render("{{branch 'x'}}", scope), TemplateError);
 
   CHECK(Template("{{ raw }}").is_single_name("raw"));

@@ -281,3 +281,34 @@ TEST_CASE("http connection refused") {
   CHECK(response.error().message.find("hunter22") == std::string::npos);
   CHECK(response.error().message.find("token=abc") == std::string::npos);
 }
+
+TEST_CASE("http body sink only for success") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  std::string received;
+  std::vector<long> starts;
+  multipush::http::Request request;
+  request.url = server.url() + "/redirect/307?to=/echo/target";
+  request.body_sink = [&](const char* data, size_t size) {
+    received.append(data, size);
+    return true;
+  };
+  request.on_body_start = [&starts](long status) { starts.push_back(status); };
+
+  // Not followed: the redirect's body stays in the response.
+  auto redirect = client.send(request);
+  REQUIRE(redirect);
+  CHECK(redirect->status == 307);
+  CHECK(received.empty());
+  CHECK(starts.empty());
+
+  // Followed: only the final 200 body reaches the sink.
+  request.follow_redirects = true;
+  auto followed = client.send(request);
+  REQUIRE(followed);
+  CHECK(followed->status == 200);
+  CHECK(followed->body.empty());
+  CHECK(received.find("/echo/target") != std::string::npos);
+  REQUIRE(starts.size() == 1);
+  CHECK(starts[0] == 200);
+}

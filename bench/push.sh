@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Push benchmark: one two-platform OCI layout (about 280 MiB in 7 blobs) to
+# three local registries (plain HTTP; TLS with basic auth; TLS with token
+# auth), measured with /usr/bin/time -v for:
+#   1. docker-multipush push to all three at once;
+#   2. the same push again (nothing to upload);
+#   3. skopeo copy --all to each registry in turn;
+#   4. skopeo copy --all to all three at once (three processes);
+#   5. a raw curl upload of the same blobs to all three at once (the ingest bound).
+# Every run pushes to fresh repositories, so nothing is skipped except in 2.
+#
+# Usage: bench/push.sh [BINARY]   (default: build/ci/plugin/docker-multipush)
+# Environment: BENCH_DIR (default: a new temporary directory), BENCH_BASE_PORT (default 5600).
+# Prints one TSV line per measurement: name, wall seconds, user+sys seconds, peak RSS KiB.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+binary="$(realpath "${1:-$repo/build/ci/plugin/docker-multipush}")"
+work="${BENCH_DIR:-$(mktemp -d /tmp/multipush-bench-XXXXXX)}"
+base_port="${BENCH_BASE_PORT:-5600}"
+python=/usr/bin/python3
+
+"$python" "$repo/tests/support/registries.py" start --dir "$work/registries" --base-port "$base_port" >/dev/null
+trap '"$python" "$repo/tests/support/registries.py" stop --dir "$work/registries" >/dev/null 2>&1 || true' EXIT
+
+env_json="$work/registries/env.json"
+field() { "$python" -c "import json,sys; e=json.load(open('$env_json')); print(eval(sys.argv[1]))" "$1"; }
+plain="$(field 'e["registries"]["plain"]["host"]')"
+basic="$(field 'e["registries"]["basic"]["host"]')"
+token="$(field 'e["registries"]["token"]["host"]')"
+basic_password="$(field 'e["registries"]["basic"]["users"]["pusher"]["password"]')"
+token_password="$(field 'e["registries"]["token"]["users"]["pusher"]["password"]')"
+certs_dir="$(field 'e["certs_dir"]')"
+ca_file="$(field 'e["ca_file"]')"
+
+layout="$work/layout"
+if [[ ! -f "$layout/index.json" ]]; then
+  "$python" "$repo/bench/make_layout.py" "$layout" --layer-mib 90 --shared-mib 100 >/dev/null
+fi
+
+# Docker config with credentials for the plugin.
+export DOCKER_CONFIG="$work/docker-config"
+mkdir -p "$DOCKER_CONFIG"
+"$python" - "$DOCKER_CONFIG/config.json" "$basic" "$basic_password" "$token" "$token_password" <<'EOF'
+import base64, json, sys
+path, basic, basic_password, token, token_password = sys.argv[1:]
+auth = lambda password: base64.b64encode(f"pusher:{password}".encode()).decode()
+json.dump({"auths": {basic: {"auth": auth(basic_password)}, token: {"auth": auth(token_password)}}}, open(path, "w"))
+EOF
+export MULTIPUSH_CERTS_DIR="$certs_dir"
+
+results="$work/results.tsv"
+: >"$results"
+
+# measure NAME COMMAND...: runs COMMAND under /usr/bin/time -v and records its figures.
+measure() {
+  local name="$1"
+  shift
+  local report="$work/time-$name.txt"
+  /usr/bin/time -v -o "$report" "$@" >"$work/out-$name.txt" 2>&1 || {
+    echo "$name failed; output in $work/out-$name.txt" >&2
+    return 1
+  }
+  "$python" - "$name" "$report" <<'EOF' | tee -a "$results"
+import re, sys
+name, report = sys.argv[1:]
+text = open(report).read()
+def value(label):
+    return re.search(re.escape(label) + r":\s*(\S+)", text).group(1)
+wall = value("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+parts = [float(part) for part in wall.split(":")]
+seconds = sum(part * 60 ** index for index, part in enumerate(reversed(parts)))
+cpu = float(value("User time (seconds)")) + float(value("System time (seconds)"))
+print(f"{name}\t{seconds:.2f}\t{cpu:.2f}\t{value('Maximum resident set size (kbytes)')}")
+EOF
+}
+
+to_all() {
+  local repository="$1"
+  echo --to "$plain/$repository:1.0.0" --to "$basic/$repository:1.0.0" --to "$token/$repository:1.0.0"
+}
+
+# shellcheck disable=SC2046
+measure multipush_push "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
+# shellcheck disable=SC2046
+measure multipush_repush "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
+
+skopeo_dest() {
+  case "$1" in
+    plain) echo --dest-tls-verify=false ;;
+    basic) echo --dest-cert-dir "$certs_dir/$basic" --dest-creds "pusher:$basic_password" ;;
+    token) echo --dest-cert-dir "$certs_dir/$token" --dest-creds "pusher:$token_password" ;;
+  esac
+}
+host_of() { case "$1" in plain) echo "$plain" ;; basic) echo "$basic" ;; token) echo "$token" ;; esac; }
+
+in_turn() {
+  for name in plain basic token; do
+    # shellcheck disable=SC2046
+    skopeo copy --quiet --all $(skopeo_dest "$name") "oci:$layout" "docker://$(host_of "$name")/bench/skopeo-turn:1.0.0"
+  done
+}
+at_once() {
+  local pids=()
+  for name in plain basic token; do
+    # shellcheck disable=SC2046
+    skopeo copy --quiet --all $(skopeo_dest "$name") "oci:$layout" "docker://$(host_of "$name")/bench/skopeo-once:1.0.0" &
+    pids+=($!)
+  done
+  local status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return "$status"
+}
+export -f in_turn at_once skopeo_dest host_of
+export layout plain basic token certs_dir basic_password token_password
+measure skopeo_in_turn bash -c in_turn
+measure skopeo_at_once bash -c at_once
+measure curl_at_once "$python" "$repo/bench/curl_upload.py" --layout "$layout" --env "$env_json" --repository bench/curl
+
+echo "figures in $results; work directory $work"
