@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "multipush/auth/credentials.hpp"
+#include "multipush/context/context.hpp"
 #include "multipush/output/progress.hpp"
 #include "multipush/pipeline/cancel.hpp"
 #include "multipush/pipeline/pipeline.hpp"
@@ -143,6 +144,22 @@ std::string status_name(ExitCode code) {
   }
 }
 
+// Applies --push (default auto) to the GitHub Actions event: auto never pushes
+// on pull-request-like events. Outside Actions there is no event to check.
+bool push_allowed(const Options& options, std::string& reason) {
+  config::PushWhen when = options.push.value_or(config::PushWhen::automatic);
+  if (when == config::PushWhen::always) return true;
+  if (when == config::PushWhen::never) {
+    reason = "--push=never";
+    return false;
+  }
+  if (util::get_env("GITHUB_ACTIONS") != "true") return true;
+  context::Context context = context::from_workflow();
+  if (!context::is_pull_request_like(context)) return true;
+  reason = fmt::format("\"{}\" events never push unless --push=always", context.event_name);
+  return false;
+}
+
 }  // namespace
 
 ExitCode push(const Options& options, const PushRequest& request) {
@@ -177,6 +194,16 @@ ExitCode push(const Options& options, const PushRequest& request) {
                                  request.ref_name.empty() ? "; pick one with --ref NAME" : ""));
   }
   const auto parsed = parse_destinations(request.destinations, *image);
+
+  // The pull-request rule of the pipeline holds for every command that
+  // writes to a registry: on such events nothing is pushed unless
+  // --push=always.
+  if (std::string reason; !push_allowed(options, reason)) {
+    std::string plan = fmt::format("Not pushing {}: {}\n", image->digest(), reason);
+    for (const auto& destination : request.destinations) plan += "  would push to " + destination + "\n";
+    printer.result(plan);
+    return ExitCode::ok;
+  }
   ClientMap clients = open_push_clients(parsed, options);
 
   std::vector<push::Destination> destinations;

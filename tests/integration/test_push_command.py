@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import harness
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import make_layout  # noqa: E402
 
@@ -137,3 +139,26 @@ def test_push_without_layout_is_usage_error(run_plugin, push_env, workdir):
     result = run_plugin(["push", "--to", "127.0.0.1:5000/acme/app:1"], cwd=workdir)
     assert result.returncode == 2
     assert "--layout" in result.stderr
+
+
+def test_push_on_pull_request_pushes_nothing(run_plugin, push_env, workdir, registries, skopeo):
+    layout, _ = make(workdir)
+    event = workdir / "event.json"
+    event.write_text(json.dumps({"number": 7, "pull_request": {"head": {"sha": "a" * 40}}}))
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
+              "GITHUB_REF": "refs/pull/7/merge", "GITHUB_SHA": "b" * 40, "GITHUB_REPOSITORY": "acme/app"}
+    targets = destinations(registries, "acme/pull-request", "1.0.0")
+    args = ["push", "--log-dir", str(workdir / "runs"), "--layout", str(layout)]
+    for target in targets:
+        args += ["--to", target]
+
+    result = run_plugin(args, cwd=workdir, env=github)
+    assert result.returncode == 0, result.describe()
+    assert "pull_request" in result.stdout
+    for name in ("plain", "basic", "token"):
+        assert harness.skopeo_tags_or_none(skopeo, name, "acme/pull-request") is None
+
+    forced = run_plugin([*args, "--push=always"], cwd=workdir, env=github)
+    assert forced.returncode == 0, forced.describe()
+    for name in ("plain", "basic", "token"):
+        assert skopeo.list_tags(name, "acme/pull-request") == ["1.0.0"]
