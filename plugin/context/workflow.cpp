@@ -26,7 +26,7 @@ nlohmann::json read_payload(const std::filesystem::path& path) {
   nlohmann::json payload;
   try {
     payload = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw UsageError("invalid JSON in the event payload " + path.string() +
                      " (GITHUB_EVENT_PATH): " + e.what());
   }

@@ -85,6 +85,17 @@ void register_secret(std::string_view secret) {
   }
 }
 
+namespace {
+
+bool contains_ignoring_case(std::string_view text, std::string_view needle) {
+  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto found = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
+                           [&lower](char a, char b) { return lower(a) == lower(b); });
+  return found != text.end();
+}
+
+}  // namespace
+
 std::string redact(std::string_view text) {
   std::string result;
   {
@@ -96,8 +107,15 @@ std::string redact(std::string_view text) {
   static const std::regex fields(
       R"((["']?(password|secret|token|access_token|refresh_token|identitytoken)["']?\s*[:=]\s*"?)[^"&\s,}]+)",
       std::regex::icase);
-  result = std::regex_replace(result, authorization, "$1$2 ****");
-  result = std::regex_replace(result, fields, "$1****");
+  // The regular expressions cost far more than the scan for their keywords,
+  // and most text (tags, digests, progress lines) has none of them.
+  if (contains_ignoring_case(result, "authorization")) {
+    result = std::regex_replace(result, authorization, "$1$2 ****");
+  }
+  if (contains_ignoring_case(result, "password") || contains_ignoring_case(result, "secret") ||
+      contains_ignoring_case(result, "token")) {
+    result = std::regex_replace(result, fields, "$1****");
+  }
   return result;
 }
 

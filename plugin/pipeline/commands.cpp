@@ -13,21 +13,6 @@
 namespace multipush::pipeline {
 namespace {
 
-build::Request request_for(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
-  build::Request request;
-  request.build = plan.config.build;
-  request.docker_global_args = options.docker.args;
-  request.docker_command = util::get_env_or("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "docker");
-  request.work_dir = work_dir;
-  request.github_actions = plan.context.github_actions;
-  request.source_date_epoch = plan.context.source_date_epoch;
-  for (const auto& target : plan.targets) {
-    request.targets.push_back({target.target, target.metadata.tags, target.metadata.labels,
-                               target.metadata.annotations});
-  }
-  return request;
-}
-
 std::string run_status(const std::filesystem::path& file) {
   std::ifstream input(file);
   std::string line;
@@ -50,7 +35,7 @@ ExitCode build(const Options& options, bool print_definition) {
     std::map<std::string, std::filesystem::path> layouts;
     std::filesystem::path work_dir = std::filesystem::temp_directory_path() / "multipush-print";
     for (const auto& target : plan.targets) layouts[target.target->name] = work_dir / "layouts" / target.target->name;
-    printer.result(build::bake_definition(request_for(plan, options, work_dir), layouts).dump(2));
+    printer.result(build::bake_definition(build_request(plan, options, work_dir), layouts).dump(2));
     return ExitCode::ok;
   }
   if (options.dry_run) {
@@ -61,7 +46,7 @@ ExitCode build(const Options& options, bool print_definition) {
   WorkDir work_dir(run_id);
   work_dir.keep();
   printer.step("Building");
-  auto images = build::build(request_for(plan, options, work_dir.path()));
+  auto images = build::build(build_request(plan, options, work_dir.path()));
   printer.end_step();
   nlohmann::json metadata = nlohmann::json::object();
   std::string lines;

@@ -25,6 +25,8 @@ std::string short_digest(const std::string& digest) {
   return colon == std::string::npos ? digest : digest.substr(0, colon + 13);
 }
 
+}  // namespace
+
 build::Request build_request(const Plan& plan, const Options& options, const std::filesystem::path& work_dir) {
   build::Request request;
   request.build = plan.config.build;
@@ -43,8 +45,6 @@ build::Request build_request(const Plan& plan, const Options& options, const std
   }
   return request;
 }
-
-}  // namespace
 
 std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
                                    report::RunLog& log) {

@@ -44,6 +44,9 @@ Clients open_clients(const Plan& plan, const Options& options, report::RunLog* l
 std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
                                    report::RunLog& log);
 
+// Describes the build of every target of the plan, with its layouts under `work_dir`.
+build::Request build_request(const Plan& plan, const Options& options, const std::filesystem::path& work_dir);
+
 // Builds every target of the plan into OCI layouts under `work_dir`.
 std::vector<build::BuiltImage> build_targets(const Plan& plan, const Options& options,
                                              const std::filesystem::path& work_dir, output::Printer& printer,

@@ -444,18 +444,21 @@ def events_of(events: list[dict], name: str) -> list[dict]:
     return [event for event in events if event.get("event") == name]
 
 
-class WebhookReceiver:
-    """tests/support/webhook_receiver.py on 127.0.0.1, recording each POST as one JSON line."""
+class RecordingServer:
+    """A support server on 127.0.0.1 that prints its port first and records each request as one JSON line."""
+
+    script = ""
+    record_name = ""
 
     def __init__(self, directory: Path):
-        self.record_file = directory / "webhook-requests.jsonl"
-        self.process = subprocess.Popen(["/usr/bin/python3", SUPPORT_DIR / "webhook_receiver.py", self.record_file],
+        self.record_file = directory / self.record_name
+        self.process = subprocess.Popen(["/usr/bin/python3", SUPPORT_DIR / self.script, self.record_file],
                                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         port_line = self.process.stdout.readline().strip()
         if not port_line.isdigit():
             self.stop()
-            raise AssertionError(f"webhook_receiver.py printed {port_line!r} instead of its port")
-        self.url = f"http://127.0.0.1:{port_line}/hook"
+            raise AssertionError(f"{self.script} printed {port_line!r} instead of its port")
+        self.port = int(port_line)
 
     def requests(self) -> list[dict]:
         if not self.record_file.exists():
@@ -468,6 +471,17 @@ class WebhookReceiver:
             self.process.wait(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+class WebhookReceiver(RecordingServer):
+    """tests/support/webhook_receiver.py on 127.0.0.1, recording each POST as one JSON line."""
+
+    script = "webhook_receiver.py"
+    record_name = "webhook-requests.jsonl"
+
+    def __init__(self, directory: Path):
+        super().__init__(directory)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
 
 def skopeo_tags_or_none(skopeo: Skopeo, name: str, repository: str) -> list[str] | None:
@@ -632,30 +646,15 @@ class StandaloneRegistry:
             raise
 
 
-class HttpProxy:
+class HttpProxy(RecordingServer):
     """tests/support/http_proxy.py on 127.0.0.1, recording each request's method and target as one JSON line."""
 
+    script = "http_proxy.py"
+    record_name = "proxy-requests.jsonl"
+
     def __init__(self, directory: Path):
-        self.record_file = directory / "proxy-requests.jsonl"
-        self.process = subprocess.Popen(["/usr/bin/python3", SUPPORT_DIR / "http_proxy.py", self.record_file],
-                                        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        port_line = self.process.stdout.readline().strip()
-        if not port_line.isdigit():
-            self.stop()
-            raise AssertionError(f"http_proxy.py printed {port_line!r} instead of its port")
-        self.url = f"http://127.0.0.1:{port_line}"
-
-    def requests(self) -> list[dict]:
-        if not self.record_file.exists():
-            return []
-        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        super().__init__(directory)
+        self.url = f"http://127.0.0.1:{self.port}"
 
 
 def write_small_project(directory: Path, registries_yaml: str, image: str, tag: str = "test") -> Path:

@@ -87,6 +87,14 @@ TEST_CASE("workflow invalid payload names file") {
   }
 }
 
+// Found by the event payload fuzzer: nlohmann_json reports a number too
+// large for a double as out_of_range, not as a parse error.
+TEST_CASE("workflow payload number overflow") {
+  TempDir dir;
+  ScopedEnv env({{"GITHUB_EVENT_PATH", dir.write("event.json", R"({"n": 6e66666})").string()}});
+  CHECK_THROWS_AS(from_workflow(), UsageError);
+}
+
 TEST_CASE("workflow payload must be an object") {
   TempDir dir;
   ScopedEnv env({{"GITHUB_EVENT_PATH", dir.write("event.json", "[1, 2]").string()}});
