@@ -20,34 +20,48 @@ work="${BENCH_DIR:-$(mktemp -d /tmp/multipush-bench-XXXXXX)}"
 base_port="${BENCH_BASE_PORT:-5600}"
 python=/usr/bin/python3
 
-"$python" "$repo/tests/support/registries.py" start --dir "$work/registries" --base-port "$base_port" >/dev/null
+# Docker config with credentials for the plugin.
+write_docker_config() {
+  export DOCKER_CONFIG="$work/docker-config"
+  mkdir -p "$DOCKER_CONFIG"
+  "$python" - "$DOCKER_CONFIG/config.json" "$basic" "$basic_password" "$token" "$token_password" <<'PY'
+import base64, json, sys
+path, basic, basic_password, token, token_password = sys.argv[1:]
+auth = lambda password: base64.b64encode(f"pusher:{password}".encode()).decode()
+json.dump({"auths": {basic: {"auth": auth(basic_password)}, token: {"auth": auth(token_password)}}}, open(path, "w"))
+PY
+  export MULTIPUSH_CERTS_DIR="$certs_dir"
+}
+
+# Each case starts from empty registries, so that no tool can skip or mount
+# a blob that an earlier case left behind (skopeo mounts from the
+# repositories its blob-info cache remembers).
+start_registries() {
+  if [[ -f "$work/registries/env.json" ]]; then
+    "$python" "$repo/tests/support/registries.py" stop --dir "$work/registries" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work/registries"
+  "$python" "$repo/tests/support/registries.py" start --dir "$work/registries" --base-port "$base_port" >/dev/null
+  env_json="$work/registries/env.json"
+  plain="$(field 'e["registries"]["plain"]["host"]')"
+  basic="$(field 'e["registries"]["basic"]["host"]')"
+  token="$(field 'e["registries"]["token"]["host"]')"
+  basic_password="$(field 'e["registries"]["basic"]["users"]["pusher"]["password"]')"
+  token_password="$(field 'e["registries"]["token"]["users"]["pusher"]["password"]')"
+  certs_dir="$(field 'e["certs_dir"]')"
+  export env_json plain basic token basic_password token_password certs_dir
+  write_docker_config
+}
 trap '"$python" "$repo/tests/support/registries.py" stop --dir "$work/registries" >/dev/null 2>&1 || true' EXIT
 
-env_json="$work/registries/env.json"
-field() { "$python" -c "import json,sys; e=json.load(open('$env_json')); print(eval(sys.argv[1]))" "$1"; }
-plain="$(field 'e["registries"]["plain"]["host"]')"
-basic="$(field 'e["registries"]["basic"]["host"]')"
-token="$(field 'e["registries"]["token"]["host"]')"
-basic_password="$(field 'e["registries"]["basic"]["users"]["pusher"]["password"]')"
-token_password="$(field 'e["registries"]["token"]["users"]["pusher"]["password"]')"
-certs_dir="$(field 'e["certs_dir"]')"
-ca_file="$(field 'e["ca_file"]')"
+field() { "$python" -c "import json,sys; e=json.load(open('$work/registries/env.json')); print(eval(sys.argv[1]))" "$1"; }
 
 layout="$work/layout"
 if [[ ! -f "$layout/index.json" ]]; then
   "$python" "$repo/bench/make_layout.py" "$layout" --layer-mib 90 --shared-mib 100 >/dev/null
 fi
 
-# Docker config with credentials for the plugin.
-export DOCKER_CONFIG="$work/docker-config"
-mkdir -p "$DOCKER_CONFIG"
-"$python" - "$DOCKER_CONFIG/config.json" "$basic" "$basic_password" "$token" "$token_password" <<'EOF'
-import base64, json, sys
-path, basic, basic_password, token, token_password = sys.argv[1:]
-auth = lambda password: base64.b64encode(f"pusher:{password}".encode()).decode()
-json.dump({"auths": {basic: {"auth": auth(basic_password)}, token: {"auth": auth(token_password)}}}, open(path, "w"))
-EOF
-export MULTIPUSH_CERTS_DIR="$certs_dir"
+
 
 results="$work/results.tsv"
 : >"$results"
@@ -80,6 +94,7 @@ to_all() {
   echo --to "$plain/$repository:1.0.0" --to "$basic/$repository:1.0.0" --to "$token/$repository:1.0.0"
 }
 
+start_registries
 # shellcheck disable=SC2046
 measure multipush_push "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
 # shellcheck disable=SC2046
@@ -112,9 +127,12 @@ at_once() {
   return "$status"
 }
 export -f in_turn at_once skopeo_dest host_of
-export layout plain basic token certs_dir basic_password token_password
+export layout
+start_registries
 measure skopeo_in_turn bash -c in_turn
+start_registries
 measure skopeo_at_once bash -c at_once
+start_registries
 measure curl_at_once "$python" "$repo/bench/curl_upload.py" --layout "$layout" --env "$env_json" --repository bench/curl
 
 echo "figures in $results; work directory $work"
