@@ -147,6 +147,7 @@ std::string RegistryError::str() const {
 struct RegistryClient::Impl {
   Options options;
   std::string api_host;
+  http::TlsOptions tls;   // from certs.d; declared before `http`, which is built from it
   http::Client http;
   auth::Authenticator authenticator;
 
@@ -165,7 +166,8 @@ struct RegistryClient::Impl {
   explicit Impl(Options opts)
       : options(std::move(opts)),
         api_host(detail::api_host(options.host)),
-        http(detail::load_certs_dir(options.certs_dir, options.host, options.insecure)),
+        tls(detail::load_certs_dir(options.certs_dir, options.host, options.insecure)),
+        http(tls),
         authenticator(http, options.credentials),
         host_backoff(host_backoff_for(api_host)) {}
 
@@ -218,6 +220,13 @@ RegistryError RegistryClient::Impl::transport_error(const Call& call, const http
                      ". If the registry uses a private CA, put its certificate in " +
                      (options.certs_dir / options.host / "ca.crt").string() +
                      ", or mark the registry insecure in multipush.yaml";
+  } else if (error.after_connect && call.url.starts_with("https://") && !tls.client_cert) {
+    // Under TLS 1.3 a registry that requires a client certificate rejects
+    // the connection after the handshake, so libcurl reports a send or
+    // receive error rather than a TLS one.
+    result.message = "cannot reach " + options.host + " over TLS: " + error.message +
+                     ". If the registry requires a client certificate, put client.cert and client.key in " +
+                     (options.certs_dir / options.host).string() + "/";
   } else {
     result.message = "cannot reach " + options.host + ": " + error.message;
   }

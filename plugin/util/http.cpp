@@ -458,6 +458,7 @@ std::expected<Response, TransportError> Client::Impl::perform(const Request& req
     TransportError error;
     error.message = method + " " + url_for_message(url) + " failed: " + detail;
     error.tls = is_tls_error(code);
+    error.after_connect = code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
     error.retryable = !error.tls && !transfer.sink_aborted && !transfer.reader_aborted && is_retryable_error(code);
     if (transfer.reader_aborted) error.message = method + " " + url_for_message(url) + " failed: reading the request body failed";
     return std::unexpected(error);

@@ -75,7 +75,6 @@ def test_ca_and_client_certificate_push(workdir, run_plugin, client_cert_registr
 # `certificate_required` alert after the handshake. libcurl 7.88 then fails the
 # request with CURLE_SEND_ERROR, whose error buffer contains "getpeername() failed
 # with errno 107", so the plugin reports "cannot reach" instead of a TLS error.
-@pytest.mark.xfail(strict=True, reason="the certificate_required alert is reported as a connection error")
 def test_missing_client_certificate_fails(workdir, run_plugin, client_cert_registry):
     certs_dir = make_certs_dir(workdir, client_cert_registry, {"ca.crt": client_cert_registry.tls.ca_cert})
     project = project_for(workdir, client_cert_registry, f"{IMAGE}-without-pair")

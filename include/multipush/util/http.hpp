@@ -55,6 +55,9 @@ struct TransportError {
   std::string message;                  // never contains credentials
   bool retryable = true;                // connection errors and timeouts are
   bool tls = false;                     // certificate or handshake failure
+  // The connection was open when sending or receiving failed (such as a
+  // server that closes it after the TLS handshake).
+  bool after_connect = false;
 };
 
 // TLS and connection settings for one registry host.

@@ -234,15 +234,17 @@ TEST_CASE("fan-out destination failing mid-blob") {
   CHECK(results[0].blobs_uploaded == 8);
   CHECK(results[1].blobs_uploaded == 8);
   CHECK(healthy.count_calls("PUT-BLOB") == 8);
-  CHECK(flaky.count_calls("PUT-BLOB") == 10);  // two blobs sent twice
-  int retried = 0;
+  CHECK(flaky.count_calls("PUT-BLOB") == 10);  // two broken uploads sent again
+  // The two broken uploads may hit two blobs or the same blob twice,
+  // depending on which blob group reaches the fake first, so count the
+  // extra attempts rather than the blobs that needed them.
+  int extra_attempts = 0;
   for (const auto& event : observer.blobs) {
-    if (event.attempts == 2) {
-      ++retried;
-      CHECK(event.repository == "acme/app");
-    }
+    if (event.attempts <= 1) continue;
+    extra_attempts += event.attempts - 1;
+    CHECK(event.repository == "acme/app");
   }
-  CHECK(retried == 2);
+  CHECK(extra_attempts == 2);
   CHECK(flaky.manifest("acme/app", "1.2.3") == image.root.bytes);
 }
 
