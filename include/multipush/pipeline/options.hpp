@@ -19,7 +19,7 @@ struct DockerGlobals {
 
 enum class ContextMode { automatic, workflow, git };
 
-// Options shared by every command (DESIGN.md "Commands").
+// Options shared by every command, set from the command line.
 struct Options {
   std::optional<std::filesystem::path> file;         // -f/--file
   config::Overrides overrides;                       // --image, --context, --dockerfile, --platform
