@@ -33,8 +33,8 @@ void print_plugin_metadata() {
 }
 
 // Blocks SIGINT and SIGTERM in every thread and handles them on a dedicated
-// thread: the first one cancels the run (children get SIGTERM, workers stop
-// at the next step); the third one exits at once, as the docker CLI does.
+// thread. The first one cancels the run: children get SIGTERM and workers stop
+// at the next step. The third one exits at once, as the docker CLI does.
 void start_signal_thread() {
   sigset_t signals;
   sigemptyset(&signals);

@@ -161,7 +161,7 @@ std::optional<Credentials> from_helper(const std::string& helper, const std::str
   return credentials;
 }
 
-// DOCKER_AUTH_CONFIG holds {"auths": {KEY: {"auth": "..."}}} and nothing else.
+// DOCKER_AUTH_CONFIG contains {"auths": {KEY: {"auth": "..."}}} and nothing else.
 std::optional<Credentials> from_auth_config_env(const std::string& key) {
   auto text = util::get_env("DOCKER_AUTH_CONFIG");
   if (!text || trim(*text).empty()) return std::nullopt;

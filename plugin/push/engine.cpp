@@ -171,7 +171,7 @@ class BlobGroup {
     run_parallel(mounts, [this](std::pair<Member*, std::string>& mount) { try_mount(*mount.first, mount.second); });
   }
 
-  // Returns true when mounted; keeps the session of a 202 answer.
+  // Returns true when mounted, and keeps the upload session of a 202 reply.
   bool try_mount(Member& member, const std::string& source) {
     DestinationRun& run = *member.run;
     int attempts = 0;
@@ -436,7 +436,7 @@ std::vector<DestinationResult> push_to_targets(const oci::Image& image, const st
     });
   }
 
-  // Blob groups run a few at a time; each holds at most ring_chunks chunks.
+  // Blob groups run a few at a time, and each buffers at most ring_chunks chunks.
   const std::vector<oci::Descriptor> blobs = all_blobs(image, stripped);
   UploadBudget budget(options.max_total_connections);
   std::atomic<size_t> next{0};

@@ -35,7 +35,7 @@ class ChunkRing {
   std::size_t chunk_size() const { return chunk_size_; }
 
   // Waits for a free buffer and returns it, or nullptr when every reader has
-  // detached or the ring failed, since nobody would read the chunk.
+  // detached or the ring failed, since no reader would read the chunk.
   char* next_buffer();
   // Makes the first `length` bytes of the buffer from next_buffer() readable.
   void publish(std::size_t length);

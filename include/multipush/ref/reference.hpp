@@ -25,7 +25,7 @@ struct Reference {
   std::string name() const;
   // Host that HTTP requests go to ("registry-1.docker.io" for Docker Hub).
   std::string api_host() const;
-  // Key in the docker config and credential helpers (C3).
+  // Key in the docker config and credential helpers ("https://index.docker.io/v1/" for Docker Hub).
   std::string credential_key() const;
   // True for localhost, 127.0.0.0/8 and [::1] registries.
   bool is_loopback() const;
