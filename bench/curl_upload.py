@@ -4,7 +4,11 @@ once with one `curl` process per registry and blob (POST for a session, then
 a monolithic PUT of the file). This is the registries' ingest bound: no
 hashing, no manifests, no client logic beyond curl itself.
 
-Usage: curl_upload.py --layout DIR --env ENV_JSON --repository NAME
+With --prepare FILE it only opens the upload sessions and writes the PUT
+commands to FILE. With --sessions FILE it only runs those PUTs, all at once.
+The benchmark times the second step alone.
+
+Usage: curl_upload.py --layout DIR --env ENV_JSON --repository NAME [--prepare FILE | --sessions FILE]
 """
 
 from __future__ import annotations
@@ -54,21 +58,33 @@ def main() -> None:
     parser.add_argument("--layout", type=Path, required=True)
     parser.add_argument("--env", type=Path, required=True)
     parser.add_argument("--repository", required=True)
+    parser.add_argument("--prepare", type=Path, help="open the sessions and write the PUT commands to this file")
+    parser.add_argument("--sessions", type=Path, help="run the PUT commands of this file")
     arguments = parser.parse_args()
     env = json.loads(arguments.env.read_text())
-    blobs = [path for path in (arguments.layout / "blobs" / "sha256").iterdir() if path.is_file()]
 
-    processes = []
-    for name in ("plain", "basic", "token"):
-        auth = auth_args(env, name, arguments.repository)
-        for blob in blobs:
-            url = session_url(env, name, arguments.repository, auth)
-            separator = "&" if "?" in url else "?"
-            target = f"{url}{separator}digest=sha256%3A{blob.name}"
-            processes.append(subprocess.Popen(
-                ["curl", "-sS", "--fail", "--cacert", env["ca_file"], "-X", "PUT", "-H", "Expect:",
-                 "-H", "Content-Type: application/octet-stream", "-T", str(blob), "-o", "/dev/null",
-                 *auth, target]))
+    if arguments.sessions:
+        commands = json.loads(arguments.sessions.read_text())
+    else:
+        commands = []
+        blobs = [path for path in (arguments.layout / "blobs" / "sha256").iterdir() if path.is_file()]
+        for name in ("plain", "basic", "token"):
+            auth = auth_args(env, name, arguments.repository)
+            for blob in blobs:
+                url = session_url(env, name, arguments.repository, auth)
+                separator = "&" if "?" in url else "?"
+                target = f"{url}{separator}digest=sha256%3A{blob.name}"
+                # HTTP/1.1, because curl 7.88's HTTP/2 uploads busy-poll while
+                # waiting for flow-control credit, which would understate
+                # what the registries can take.
+                commands.append(["curl", "-sS", "--fail", "--http1.1", "--cacert", env["ca_file"], "-X", "PUT",
+                                 "-H", "Expect:", "-H", "Content-Type: application/octet-stream", "-T", str(blob),
+                                 "-o", "/dev/null", *auth, target])
+    if arguments.prepare:
+        arguments.prepare.write_text(json.dumps(commands))
+        return
+
+    processes = [subprocess.Popen(command) for command in commands]
     failed = [process.args[-1] for process in processes if process.wait() != 0]
     if failed:
         raise SystemExit(f"{len(failed)} uploads failed, first: {failed[0]}")

@@ -6,18 +6,23 @@
 #   2. the same push again (nothing to upload);
 #   3. skopeo copy --all to each registry in turn;
 #   4. skopeo copy --all to all three at once (three processes);
-#   5. a raw curl upload of the same blobs to all three at once (the ingest bound).
+#   5. a raw curl upload of the same blobs to all three at once (the ingest bound; the
+#      upload sessions are opened before the clock starts).
 # Every run pushes to fresh repositories, so nothing is skipped except in 2.
+# Then, once: docker-multipush push of a layout with a 1 GiB layer (peak RSS).
 #
 # Usage: bench/push.sh [BINARY]   (default: build/ci/plugin/docker-multipush)
-# Environment: BENCH_DIR (default: a new temporary directory), BENCH_BASE_PORT (default 5600).
-# Prints one TSV line per measurement: name, wall seconds, user+sys seconds, peak RSS KiB.
+# Environment: BENCH_DIR (default: a new temporary directory), BENCH_BASE_PORT (default 5600),
+# BENCH_RUNS (rounds of every case, default 5).
+# Prints one TSV line per measurement (name, wall seconds, user+sys seconds, peak RSS KiB),
+# then the median of each case.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 binary="$(realpath "${1:-$repo/build/ci/plugin/docker-multipush}")"
 work="${BENCH_DIR:-$(mktemp -d /tmp/multipush-bench-XXXXXX)}"
 base_port="${BENCH_BASE_PORT:-5600}"
+runs="${BENCH_RUNS:-5}"
 python=/usr/bin/python3
 
 # Docker config with credentials for the plugin.
@@ -94,12 +99,6 @@ to_all() {
   echo --to "$plain/$repository:1.0.0" --to "$basic/$repository:1.0.0" --to "$token/$repository:1.0.0"
 }
 
-start_registries
-# shellcheck disable=SC2046
-measure multipush_push "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
-# shellcheck disable=SC2046
-measure multipush_repush "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
-
 skopeo_dest() {
   case "$1" in
     plain) echo --dest-tls-verify=false ;;
@@ -128,11 +127,51 @@ at_once() {
 }
 export -f in_turn at_once skopeo_dest host_of
 export layout
-start_registries
-measure skopeo_in_turn bash -c in_turn
-start_registries
-measure skopeo_at_once bash -c at_once
-start_registries
-measure curl_at_once "$python" "$repo/bench/curl_upload.py" --layout "$layout" --env "$env_json" --repository bench/curl
 
+# One round: every case once, each from empty registries.
+round() {
+  local run="$1"
+  start_registries
+  # shellcheck disable=SC2046
+  measure multipush_push "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
+  # shellcheck disable=SC2046
+  measure multipush_repush "$binary" push --progress quiet --log-dir "$work/runs" --layout "$layout" $(to_all bench/multipush)
+  start_registries
+  measure skopeo_in_turn bash -c in_turn
+  start_registries
+  measure skopeo_at_once bash -c at_once
+  start_registries
+  "$python" "$repo/bench/curl_upload.py" --layout "$layout" --env "$env_json" --repository bench/curl \
+    --prepare "$work/curl-sessions.json"
+  measure curl_at_once "$python" "$repo/bench/curl_upload.py" --layout "$layout" --env "$env_json" \
+    --repository bench/curl --sessions "$work/curl-sessions.json"
+  echo "round $run done" >&2
+}
+
+for run in $(seq 1 "$runs"); do round "$run"; done
+
+# Memory bound: one push of a layout with a 1 GiB layer (shared by both
+# platforms) to all three registries. Set BENCH_LARGE=0 to skip it.
+if [[ "${BENCH_LARGE:-1}" != 0 ]]; then
+  if [[ ! -f "$work/large/index.json" ]]; then
+    "$python" "$repo/bench/make_layout.py" "$work/large" --layer-mib 1 --shared-mib 1024 >/dev/null
+  fi
+  start_registries
+  # shellcheck disable=SC2046
+  measure multipush_push_1gib "$binary" push --progress quiet --log-dir "$work/runs" --layout "$work/large" \
+    $(to_all bench/large)
+fi
+
+# Median of every case over the rounds.
+"$python" - "$results" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, wall, cpu, rss = line.split("\t")
+    rows.setdefault(name, []).append((float(wall), float(cpu), int(rss)))
+print("median over", max(len(v) for v in rows.values()), "rounds: case, wall s, user+sys s, peak RSS KiB")
+for name, values in rows.items():
+    wall, cpu, rss = (statistics.median(column) for column in zip(*values))
+    print(f"{name}\t{wall:.2f}\t{cpu:.2f}\t{int(rss)}")
+EOF
 echo "figures in $results; work directory $work"
