@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "multipush/output/redact.hpp"
+#include "multipush/pipeline/cancel.hpp"
 #include "multipush/util/env.hpp"
 #include "multipush/util/error.hpp"
 #include "pipeline/steps.hpp"
@@ -45,6 +46,7 @@ Clients open_clients(const Plan& plan, const Options& options, report::RunLog* l
       client_options.credentials = credentials_for(destination, options);
       client_options.certs_dir = certs_dir;
       client_options.max_connections = destination.max_connections;
+      client_options.cancel = &cancel_flag();
       if (destination.registry_config != nullptr) client_options.chunk_size = destination.registry_config->chunk_size;
       if (log != nullptr) {
         client_options.on_retry = [log](const registry::RetryEvent& event) {

@@ -1,12 +1,15 @@
 // The commands that run part of the pipeline: build, verify and log.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "multipush/pipeline/pipeline.hpp"
 #include "multipush/util/env.hpp"
+#include "multipush/report/run_log.hpp"
+#include "pipeline/build_record.hpp"
 #include "pipeline/common.hpp"
 #include "pipeline/steps.hpp"
 
@@ -25,9 +28,45 @@ std::string run_status(const std::filesystem::path& file) {
   return status;
 }
 
+// Moves a built OCI layout to `destination`, replacing what is there. A
+// layout on another file system is copied, then the original is removed.
+std::filesystem::path move_layout(const std::filesystem::path& layout, const std::filesystem::path& destination) {
+  namespace fs = std::filesystem;
+  const fs::path target = fs::absolute(destination);
+  std::error_code error;
+  fs::remove_all(target, error);
+  fs::create_directories(target.parent_path(), error);
+  fs::rename(layout, target, error);
+  if (!error) return target;
+  if (error != std::errc::cross_device_link) {
+    throw Fatal(ExitCode::internal, fmt::format("cannot move the OCI layout {} to {}: {}; check that --layout "
+                                                "names a writable directory",
+                                                layout.string(), target.string(), error.message()));
+  }
+  fs::copy(layout, target, fs::copy_options::recursive, error);
+  if (error) {
+    throw Fatal(ExitCode::internal, fmt::format("cannot copy the OCI layout {} to {}: {}; check that --layout "
+                                                "names a writable directory with enough free space",
+                                                layout.string(), target.string(), error.message()));
+  }
+  fs::remove_all(layout, error);
+  return target;
+}
+
+// Records each built target so that `push TARGET...` finds its layout.
+void record_build(const Plan& plan, const std::vector<build::BuiltImage>& images) {
+  const std::string now = report::format_time(std::chrono::system_clock::now());
+  BuildRecord built;
+  for (const auto& image : images) {
+    built[image.target] = {std::filesystem::absolute(image.layout), image.digest, plan.config.digest,
+                           plan.context.sha, plan.context.ref, now};
+  }
+  update_build_record(build_record_path(plan.config.base_dir), built);
+}
+
 }  // namespace
 
-ExitCode build(const Options& options, bool print_definition) {
+ExitCode build(const Options& options, bool print_definition, const std::filesystem::path& layout_dir) {
   configure_debug_log(options);
   output::Printer printer(printer_options(options));
   Plan plan = make_plan(options);
@@ -48,6 +87,10 @@ ExitCode build(const Options& options, bool print_definition) {
   printer.step("Building");
   auto images = build::build(build_request(plan, options, work_dir.path()));
   printer.end_step();
+  if (!layout_dir.empty()) {
+    for (auto& image : images) image.layout = move_layout(image.layout, options.cwd / layout_dir / image.target);
+  }
+  record_build(plan, images);
   nlohmann::json metadata = nlohmann::json::object();
   std::string lines;
   for (const auto& image : images) {
@@ -55,6 +98,8 @@ ExitCode build(const Options& options, bool print_definition) {
     lines += fmt::format("{}: {} (OCI layout in {})\n", image.target, image.digest, image.layout.string());
   }
   if (options.metadata_file) report::write_metadata_file(*options.metadata_file, metadata);
+  lines += fmt::format("Recorded in {}; `docker multipush push` pushes these layouts.\n",
+                       build_record_path(plan.config.base_dir).string());
   printer.summary(lines);
   return ExitCode::ok;
 }

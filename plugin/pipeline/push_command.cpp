@@ -1,5 +1,6 @@
 // The `push` command: one image from an OCI layout (a directory or a tar
-// file) to every --to reference, without a config file.
+// file) to every --to reference, without a config file. Without --to, it
+// pushes the targets of multipush.yaml (push_built.cpp).
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
@@ -21,6 +22,7 @@
 #include "multipush/util/env.hpp"
 #include "multipush/verify/verify.hpp"
 #include "pipeline/common.hpp"
+#include "pipeline/execute.hpp"
 #include "pipeline/push_observer.hpp"
 
 namespace multipush::pipeline {
@@ -112,6 +114,7 @@ ClientMap open_push_clients(const std::vector<ParsedDestination>& destinations, 
     client_options.host = host;
     client_options.credentials = auth::from_docker_config(host, auth::docker_config_dir(options.docker.config_dir));
     client_options.certs_dir = certs_dir;
+    client_options.cancel = &cancel_flag();
     clients.emplace(host, std::make_unique<registry::RegistryClient>(client_options));
   }
   return clients;
@@ -163,14 +166,25 @@ bool push_allowed(const Options& options, std::string& reason) {
 }  // namespace
 
 ExitCode push(const Options& options, const PushRequest& request) {
+  if (!request.destinations.empty() && !options.targets.empty()) {
+    throw UsageError(fmt::format(
+        "push takes either TARGET... or --to REF, not both (targets: {}); use `push TARGET...` to push targets of "
+        "multipush.yaml to their registries, or `push --layout PATH --to REF...` to push one layout",
+        fmt::join(options.targets, " ")));
+  }
+  if (request.destinations.empty()) {
+    if (request.layout.empty() && !request.ref_name.empty()) {
+      throw UsageError(fmt::format("--ref {} needs --layout: the layouts that `build` recorded are selected by "
+                                   "digest; leave out --ref",
+                                   request.ref_name));
+    }
+    return push_built(options, request.layout, request.ref_name);
+  }
   configure_debug_log(options);
   output::Printer printer(printer_options(options));
   if (request.layout.empty()) {
-    throw UsageError("push needs --layout PATH (an OCI layout directory or tar file) and at least one --to REF; "
-                     "pushing the layouts left by `build` without --layout is not supported");
-  }
-  if (request.destinations.empty()) {
-    throw UsageError("push needs at least one --to REF, such as --to ghcr.io/acme/app:1.2.3");
+    throw UsageError("push --to REF needs --layout PATH, an OCI layout directory or tar file; to push the "
+                     "targets of multipush.yaml as `build` left them, leave out --to");
   }
   const fs::path layout = fs::absolute(options.cwd / request.layout);
   if (!fs::exists(layout)) {

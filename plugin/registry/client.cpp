@@ -183,6 +183,9 @@ struct RegistryClient::Impl {
   // tried again; if so, logs the retry, waits and returns true.
   bool retry_after_failure(const Call& call, int attempt, const Result<http::Response>& response);
   void wait_for_host();
+  bool cancelled() const;
+  // Sleeps until `until`; returns false early when the run is cancelled.
+  bool sleep_until(std::chrono::steady_clock::time_point until) const;
   int max_attempts(const Call& call) const {
     return std::max(1, call.max_attempts > 0 ? call.max_attempts : options.retry.max_attempts);
   }
@@ -311,6 +314,7 @@ Result<http::Response> RegistryClient::Impl::ping(const std::string& candidate_s
   request.url = call.url;
   request.follow_redirects = true;
   request.timeout = kPingTimeout;
+  request.cancel = options.cancel;
   auto response = http.send(request);
   if (!response) return std::unexpected(transport_error(call, response.error()));
   return std::move(*response);
@@ -362,6 +366,7 @@ Result<http::Response> RegistryClient::Impl::send_once(const Call& call, bool re
   request.body = call.body;
   request.timeout = call.timeout;
   request.follow_redirects = true;
+  request.cancel = options.cancel;
   if (call.source != nullptr) {
     request.body_reader = (*call.source)();
     request.body_size = call.size;
@@ -407,12 +412,25 @@ void RegistryClient::Impl::wait_for_host() {
     std::lock_guard lock(host_backoff->mutex);
     until = host_backoff->until;
   }
-  if (until > std::chrono::steady_clock::now()) std::this_thread::sleep_until(until);
+  sleep_until(until);
+}
+
+bool RegistryClient::Impl::cancelled() const { return options.cancel != nullptr && options.cancel->load(); }
+
+bool RegistryClient::Impl::sleep_until(std::chrono::steady_clock::time_point until) const {
+  // Short steps, so that an interrupted run does not wait out a backoff.
+  constexpr std::chrono::milliseconds kStep{100};
+  while (!cancelled()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kStep, until - now));
+  }
+  return false;
 }
 
 bool RegistryClient::Impl::retry_after_failure(const Call& call, int attempt, const Result<http::Response>& response) {
   bool retryable = response ? is_retryable_status(response->status) : response.error().retryable;
-  if (!retryable || attempt >= max_attempts(call)) return false;
+  if (!retryable || attempt >= max_attempts(call) || cancelled()) return false;
 
   const RetryPolicy& policy = options.retry;
   static thread_local std::mt19937 random{std::random_device{}()};
@@ -451,8 +469,7 @@ bool RegistryClient::Impl::retry_after_failure(const Call& call, int attempt, co
   spdlog::debug("{} {} failed ({}), attempt {} of {}, retrying in {} ms", event.method, event.url, event.reason,
                 attempt, max_attempts(call), delay.count());
   if (options.on_retry) options.on_retry(event);
-  std::this_thread::sleep_for(delay);
-  return true;
+  return sleep_until(std::chrono::steady_clock::now() + delay);
 }
 
 Result<http::Response> RegistryClient::Impl::execute(const Call& call) {

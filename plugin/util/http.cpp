@@ -203,6 +203,14 @@ struct Transfer {
   bool reader_aborted = false;
 };
 
+bool cancel_set(const Request& request) { return request.cancel != nullptr && request.cancel->load(); }
+
+// Stops the transfer once the request's cancel flag is set. libcurl calls
+// this about once a second even when no data moves.
+int check_cancel(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return cancel_set(*static_cast<Transfer*>(user)->request) ? 1 : 0;
+}
+
 size_t write_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t bytes = size * count;
@@ -246,6 +254,7 @@ size_t write_header(char* data, size_t size, size_t count, void* user) {
 size_t read_body(char* buffer, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   size_t capacity = size * count;
+  if (cancel_set(*transfer->request)) return CURL_READFUNC_ABORT;
   if (transfer->reader) {
     size_t produced = transfer->reader(buffer, capacity);
     if (produced == SIZE_MAX) {
@@ -434,6 +443,11 @@ void Client::Impl::apply_tls(CURL* handle) {
 std::expected<Response, TransportError> Client::Impl::perform(const Request& request, const std::string& url,
                                                                const std::string& method, bool send_body,
                                                                bool drop_authorization) {
+  if (cancel_set(request)) {
+    TransportError error{method + " " + url_for_message(url) + " stopped: the run was interrupted", false, false};
+    error.cancelled = true;
+    return std::unexpected(error);
+  }
   auto release_handle = [this](CURL* handle) { release(handle); };
   std::unique_ptr<CURL, decltype(release_handle)> handle(acquire(), release_handle);
   if (!handle) return std::unexpected(TransportError{"cannot create a libcurl handle", false, false});
@@ -459,6 +473,11 @@ std::expected<Response, TransportError> Client::Impl::perform(const Request& req
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &write_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &check_cancel);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+  }
 
   // An empty proxy string turns off libcurl's own reading of the
   // environment, so the choice made by proxy_for() is the only one.
@@ -511,6 +530,11 @@ std::expected<Response, TransportError> Client::Impl::perform(const Request& req
     error.after_connect = code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
     error.retryable = !error.tls && !transfer.sink_aborted && !transfer.reader_aborted && is_retryable_error(code);
     if (transfer.reader_aborted) error.message = method + " " + url_for_message(url) + " failed: reading the request body failed";
+    if (cancel_set(request)) {
+      error.message = method + " " + url_for_message(url) + " stopped: the run was interrupted";
+      error.retryable = false;
+      error.cancelled = true;
+    }
     return std::unexpected(error);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);

@@ -15,21 +15,31 @@ namespace multipush::pipeline {
 ExitCode run(const Options& options);
 
 // Tags and build only. With `print_definition`, prints the bake definition
-// and builds nothing.
-ExitCode build(const Options& options, bool print_definition);
+// and builds nothing. With `layout_dir`, each target's OCI layout is moved to
+// `layout_dir/<target>/`. Records every built layout in
+// `.multipush/build.json` beside multipush.yaml for `push TARGET...`.
+ExitCode build(const Options& options, bool print_definition, const std::filesystem::path& layout_dir = {});
 
 // Reads every tag back from every registry and compares digests.
 ExitCode verify(const Options& options);
 
-// What `push --layout PATH --to REF...` pushes.
+// What `push` pushes: with --to, one layout to those references; without,
+// the targets of multipush.yaml (Options::targets) to their registries.
 struct PushRequest {
-  std::filesystem::path layout;           // OCI layout directory, or an OCI layout tar file
+  // With --to: an OCI layout directory or tar file. Without --to: a directory
+  // holding one OCI layout directory per target (DIR/<target>/); when empty,
+  // the layouts that `build` recorded.
+  std::filesystem::path layout;
   std::vector<std::string> destinations;  // --to: a reference with a tag gets that tag; without one, by digest only
-  std::string ref_name;                   // --ref: the index.json entry to push when the layout lists several
+  std::string ref_name;                   // --ref: the index.json entry to push when a layout lists several
 };
 
-// Pushes the image of an OCI layout to every destination at once, verifies
-// it, and writes a run log and summary.
+// With --to, pushes the image of an OCI layout to every destination at once,
+// verifies it, and writes a run log and summary. Without --to, does what
+// `run` does after its build for the selected targets: tags from the
+// context, the pull-request rule, preflight, push, verify and report.
+// Throws UsageError for targets together with --to, and for a target
+// without a usable layout.
 ExitCode push(const Options& options, const PushRequest& request);
 
 // Copies the image `source` names (a single manifest or an index with every

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -69,6 +70,9 @@ struct Options {
   RetryPolicy retry;
   // Called before every retry, from the thread that retries.
   std::function<void(const RetryEvent&)> on_retry;
+  // When the flag becomes true, requests in flight stop within about a
+  // second and no request is retried.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ManifestData {

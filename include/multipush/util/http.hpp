@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -37,6 +38,9 @@ struct Request {
   std::function<void(long status)> on_body_start;
   bool follow_redirects = false;        // Authorization is dropped on a host change
   std::chrono::seconds timeout{0};      // 0: no overall limit
+  // When the flag becomes true, the transfer stops within about a second,
+  // even while the server reads or sends nothing.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {
@@ -58,6 +62,7 @@ struct TransportError {
   // The connection was open when sending or receiving failed (such as a
   // server that closes it after the TLS handshake).
   bool after_connect = false;
+  bool cancelled = false;               // stopped because Request::cancel was set
 };
 
 // TLS and connection settings for one registry host.
