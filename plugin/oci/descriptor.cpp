@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <limits>
 
 namespace multipush::oci {
@@ -195,6 +196,110 @@ std::expected<Descriptor, std::string> parse_descriptor(const nlohmann::json& ob
     }
   }
   return descriptor;
+}
+
+namespace {
+
+bool is_docker_hub(std::string_view host) {
+  return host == "docker.io" || host == "registry-1.docker.io" || host == "index.docker.io";
+}
+
+std::string lower_case(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return lowered;
+}
+
+bool is_lower_alphanumeric(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// One path component of a repository name, as the distribution spec
+// defines it: [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*.
+bool is_path_component(std::string_view component) {
+  size_t i = 0;
+  while (true) {
+    const size_t start = i;
+    while (i < component.size() && is_lower_alphanumeric(component[i])) {
+      ++i;
+    }
+    if (i == start) {
+      return false;
+    }
+    if (i == component.size()) {
+      return true;
+    }
+    const size_t separator = i;
+    while (i < component.size() && !is_lower_alphanumeric(component[i])) {
+      ++i;
+    }
+    const std::string_view between = component.substr(separator, i - separator);
+    const bool dashes = between.find_first_not_of('-') == std::string_view::npos;
+    if (between != "." && between != "_" && between != "__" && !dashes) {
+      return false;
+    }
+  }
+}
+
+bool is_repository_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) {
+    return false;
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t slash = name.find('/', start);
+    if (!is_path_component(name.substr(start, slash == std::string_view::npos ? slash : slash - start))) {
+      return false;
+    }
+    if (slash == std::string_view::npos) {
+      return true;
+    }
+    start = slash + 1;
+  }
+}
+
+std::string_view trim_spaces(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && text.back() == ' ') {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> distribution_sources(const Descriptor& descriptor, std::string_view host) {
+  const std::string wanted = lower_case(host);
+  std::vector<std::string> repositories;
+  for (const auto& [key, value] : descriptor.annotations) {
+    if (!key.starts_with(annotation::kDistributionSourcePrefix)) {
+      continue;
+    }
+    const std::string named = lower_case(std::string_view(key).substr(annotation::kDistributionSourcePrefix.size()));
+    const bool same_host = named == wanted || (is_docker_hub(named) && is_docker_hub(wanted));
+    if (!same_host) {
+      continue;
+    }
+    size_t start = 0;
+    while (start <= value.size()) {
+      const size_t comma = value.find(',', start);
+      const std::string_view entry =
+          trim_spaces(std::string_view(value).substr(start, comma == std::string::npos ? comma : comma - start));
+      const bool listed = std::find(repositories.begin(), repositories.end(), entry) != repositories.end();
+      if (is_repository_name(entry) && !listed) {
+        repositories.emplace_back(entry);
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  return repositories;
 }
 
 }  // namespace multipush::oci

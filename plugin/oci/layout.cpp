@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -338,7 +339,57 @@ std::vector<Descriptor> Image::blobs(bool include_attestations) const {
       add_manifest(child.manifest);
     }
   }
+  for (const auto& child : referrers) {
+    add_manifest(child.manifest);
+  }
   return result;
+}
+
+std::vector<std::string> Image::mount_hints(std::string_view digest, std::string_view host) const {
+  std::vector<std::string> own;
+  std::vector<std::string> from_manifests;
+  bool listed_anywhere = false;
+  const auto add = [host](std::vector<std::string>& hints, const Descriptor& descriptor) {
+    for (auto& repository : distribution_sources(descriptor, host)) {
+      if (std::find(hints.begin(), hints.end(), repository) == hints.end()) {
+        hints.push_back(std::move(repository));
+      }
+    }
+  };
+  const auto visit = [&](const Descriptor& listed, const Manifest& manifest) {
+    bool lists_blob = false;
+    if (manifest.config.digest == digest) {
+      lists_blob = true;
+      add(own, manifest.config);
+    }
+    for (const auto& layer : manifest.layers) {
+      if (layer.digest == digest) {
+        lists_blob = true;
+        add(own, layer);
+      }
+    }
+    if (lists_blob) {
+      listed_anywhere = true;
+      add(from_manifests, listed);
+    }
+  };
+  if (root_manifest) {
+    visit(root.descriptor, *root_manifest);
+  }
+  for (const auto* children : {&platforms, &attestations, &referrers}) {
+    for (const auto& child : *children) {
+      visit(child.stored.descriptor, child.manifest);
+    }
+  }
+  if (listed_anywhere) {
+    add(from_manifests, root.descriptor);
+  }
+  for (auto& repository : from_manifests) {
+    if (std::find(own.begin(), own.end(), repository) == own.end()) {
+      own.push_back(std::move(repository));
+    }
+  }
+  return own;
 }
 
 fs::path Image::blob_path(std::string_view digest) const {

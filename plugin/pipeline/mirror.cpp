@@ -1,8 +1,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-#include <fstream>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,136 +10,174 @@
 #include "multipush/auth/credentials.hpp"
 #include "multipush/oci/layout.hpp"
 #include "multipush/oci/manifest.hpp"
+#include "multipush/output/progress.hpp"
 #include "multipush/pipeline/cancel.hpp"
 #include "multipush/pipeline/pipeline.hpp"
 #include "multipush/push/push.hpp"
 #include "multipush/ref/reference.hpp"
 #include "multipush/registry/client.hpp"
+#include "multipush/report/run_log.hpp"
 #include "multipush/util/env.hpp"
+#include "multipush/verify/verify.hpp"
 #include "pipeline/common.hpp"
+#include "pipeline/push_observer.hpp"
 
-// `mirror SOURCE DEST...`: the source image, with every manifest it lists and
-// its referrers, is downloaded once into an OCI layout in a work directory
-// and pushed from there to every destination by the push engine.
-// NOTE: the work directory needs disk space for the whole image, because
-// blobs are not streamed from the source to the destinations directly.
+// `mirror SOURCE DEST...`: the source image's manifests, and those of its
+// referrers, are fetched into memory once. The push engine then streams each
+// blob from the source registry to every destination that lacks it, with no
+// copy on disk.
 namespace multipush::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
 
-// One manifest of the mirrored image, as the source serves it.
-struct Fetched {
-  oci::Descriptor descriptor;
-  std::string bytes;
-};
-
-// A referrer and the manifest it refers to.
-struct ReferrerEntry {
-  std::string subject;
-  oci::Descriptor descriptor;
-};
-
+// Reads the manifests of the mirrored image from the source repository.
 class SourceReader {
  public:
-  SourceReader(registry::RegistryClient& client, std::string repository, fs::path layout)
-      : client_(client), repository_(std::move(repository)), layout_(std::move(layout)) {
-    fs::create_directories(layout_ / "blobs" / "sha256");
-    std::ofstream(layout_ / "oci-layout") << R"({"imageLayoutVersion":"1.0.0"})"
-                                          << "\n";
-  }
+  SourceReader(registry::RegistryClient& client, std::string repository)
+      : client_(client), repository_(std::move(repository)) {}
 
-  // Fetches a manifest by tag or digest and stores its bytes in the layout.
-  Fetched manifest(const std::string& reference) {
+  // Fetches a manifest by tag or digest, with its bytes exactly as served.
+  oci::StoredManifest manifest(const std::string& reference) {
     auto fetched = client_.get_manifest(repository_, reference);
-    if (!fetched)
-      throw Fatal(ExitCode::nothing_pushed, "cannot read the source manifest: " + fetched.error().str());
-    write_file(blob_path(fetched->digest), fetched->bytes);
-    oci::Descriptor descriptor;
-    descriptor.media_type =
-        fetched->media_type.empty() ? oci::detect_media_type(fetched->bytes) : fetched->media_type;
-    descriptor.digest = fetched->digest;
-    descriptor.size = fetched->bytes.size();
-    return Fetched{descriptor, std::move(fetched->bytes)};
-  }
-
-  // Downloads a blob into the layout unless an earlier step did.
-  void blob(const oci::Descriptor& descriptor) {
-    if (!downloaded_.insert(descriptor.digest).second) return;
-    fs::path path = blob_path(descriptor.digest);
-    fs::path partial = path;
-    partial += ".partial";
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    auto result = client_.get_blob(repository_, descriptor.digest, descriptor.size,
-                                   [&out](const char* data, size_t size) {
-                                     out.write(data, static_cast<std::streamsize>(size));
-                                     return static_cast<bool>(out);
-                                   });
-    out.close();
-    if (!result)
-      throw Fatal(ExitCode::nothing_pushed, "cannot download a source blob: " + result.error().str());
-    fs::rename(partial, path);
-    spdlog::debug("downloaded {} ({} bytes)", descriptor.digest, descriptor.size);
-  }
-
-  // Downloads every blob of a manifest.
-  void blobs_of(const std::string& bytes) {
-    auto parsed = oci::parse_manifest(bytes);
-    if (!parsed) throw Fatal(ExitCode::nothing_pushed, "a source manifest is invalid: " + parsed.error());
-    blob(parsed->config);
-    for (const auto& layer : parsed->layers) blob(layer);
-  }
-
-  // Fetches the manifests and blobs of `root` and of every child it lists.
-  void image(const Fetched& root) {
-    if (!oci::is_index_media_type(root.descriptor.media_type)) {
-      blobs_of(root.bytes);
-      return;
+    if (!fetched) {
+      throw Fatal(ExitCode::nothing_pushed,
+                  "cannot read the source manifest " + name() + ":" + reference + ": " + fetched.error().str());
     }
-    auto index = oci::parse_index(root.bytes);
-    if (!index) throw Fatal(ExitCode::nothing_pushed, "the source index is invalid: " + index.error());
-    for (const auto& child : index->manifests) {
-      Fetched fetched = manifest(child.digest);
-      if (oci::is_index_media_type(fetched.descriptor.media_type)) {
-        image(fetched);
+    oci::StoredManifest stored;
+    stored.descriptor.media_type =
+        fetched->media_type.empty() ? oci::detect_media_type(fetched->bytes) : fetched->media_type;
+    stored.descriptor.digest = fetched->digest;
+    stored.descriptor.size = fetched->bytes.size();
+    stored.bytes = std::move(fetched->bytes);
+    return stored;
+  }
+
+  // Fetches the image manifest that `listed` describes and checks that the
+  // source served the listed digest. The descriptor stays as listed, with
+  // the served media type and size.
+  oci::ChildManifest child(const oci::Descriptor& listed, const std::string& parent) {
+    oci::StoredManifest stored = manifest(listed.digest);
+    if (stored.descriptor.digest != listed.digest) {
+      throw Fatal(ExitCode::nothing_pushed, name() + "@" + listed.digest + " served a manifest whose digest is " +
+                                                stored.descriptor.digest + "; the source registry is inconsistent");
+    }
+    if (!oci::is_manifest_media_type(stored.descriptor.media_type)) {
+      // NOTE: nested indexes, and referrers that are indexes, are not copied.
+      throw Fatal(ExitCode::nothing_pushed,
+                  name() + "@" + listed.digest + " (listed by " + parent + ") has media type " +
+                      stored.descriptor.media_type + "; mirror copies only image manifests below the root");
+    }
+    auto parsed = oci::parse_manifest(stored.bytes);
+    if (!parsed) {
+      throw Fatal(ExitCode::nothing_pushed, "the source manifest " + name() + "@" + listed.digest +
+                                                " is invalid: " + parsed.error());
+    }
+    oci::ChildManifest child;
+    child.stored.descriptor = listed;
+    child.stored.descriptor.media_type = stored.descriptor.media_type;
+    child.stored.descriptor.size = stored.descriptor.size;
+    child.stored.bytes = std::move(stored.bytes);
+    child.manifest = std::move(*parsed);
+    return child;
+  }
+
+  // Fetches the root and every manifest it lists into an image with no
+  // layout directory.
+  oci::Image image(const std::string& reference) {
+    oci::Image image;
+    image.root = manifest(reference);
+    const std::string& media_type = image.root.descriptor.media_type;
+    if (oci::is_manifest_media_type(media_type)) {
+      auto parsed = oci::parse_manifest(image.root.bytes);
+      if (!parsed) {
+        throw Fatal(ExitCode::nothing_pushed, "the source manifest " + name() + ":" + reference +
+                                                  " is invalid: " + parsed.error());
+      }
+      image.root_manifest = std::move(*parsed);
+      return image;
+    }
+    if (!oci::is_index_media_type(media_type)) {
+      throw Fatal(ExitCode::nothing_pushed, name() + ":" + reference + " has media type " + media_type +
+                                                ", which is neither an image index nor an image manifest");
+    }
+    auto index = oci::parse_index(image.root.bytes);
+    if (!index) {
+      throw Fatal(ExitCode::nothing_pushed,
+                  "the source index " + name() + ":" + reference + " is invalid: " + index.error());
+    }
+    image.root_is_index = true;
+    for (const auto& entry : index->manifests) {
+      oci::ChildManifest fetched = child(entry, image.digest());
+      if (entry.is_attestation()) {
+        image.attestations.push_back(std::move(fetched));
       } else {
-        blobs_of(fetched.bytes);
+        image.platforms.push_back(std::move(fetched));
+      }
+    }
+    return image;
+  }
+
+  // Adds the referrers of the root and of every manifest it lists (from the
+  // referrers API or the fallback tag) to `image.referrers`.
+  void add_referrers(oci::Image& image) {
+    std::vector<std::string> subjects = {image.digest()};
+    for (const auto* children : {&image.platforms, &image.attestations}) {
+      for (const auto& child : *children) {
+        subjects.push_back(child.stored.descriptor.digest);
+      }
+    }
+    std::set<std::string> seen;
+    for (const auto& subject : subjects) {
+      auto listed = client_.referrers(repository_, subject);
+      if (!listed) {
+        throw Fatal(ExitCode::nothing_pushed,
+                    "cannot list the referrers of " + name() + "@" + subject + ": " + listed.error().str());
+      }
+      for (const auto& descriptor : listed->manifests) {
+        if (!seen.insert(descriptor.digest).second) {
+          continue;
+        }
+        oci::ChildManifest referrer = child(descriptor, "the referrers of " + subject);
+        if (!referrer.manifest.subject) {
+          // The fallback tag may list a manifest without a subject; it has
+          // nothing to refer to, so it is not copied.
+          spdlog::debug("{}@{} is listed as a referrer of {} but names no subject; skipped", name(),
+                        descriptor.digest, subject);
+          continue;
+        }
+        image.referrers.push_back(std::move(referrer));
       }
     }
   }
 
-  // Returns the referrers of `digest` (referrers API or fallback tag), with
-  // their manifests and blobs fetched.
-  std::vector<ReferrerEntry> referrers(const std::string& digest) {
-    std::vector<ReferrerEntry> entries;
-    auto listed = client_.referrers(repository_, digest);
-    if (!listed)
-      throw Fatal(ExitCode::nothing_pushed,
-                  "cannot list the referrers of " + digest + ": " + listed.error().str());
-    for (const auto& descriptor : listed->manifests) {
-      Fetched fetched = manifest(descriptor.digest);
-      image(fetched);
-      oci::Descriptor entry = descriptor;
-      entry.media_type = fetched.descriptor.media_type;
-      entry.size = fetched.descriptor.size;
-      entries.push_back(ReferrerEntry{digest, entry});
-    }
-    return entries;
-  }
-
-  fs::path blob_path(const std::string& digest) const {
-    return layout_ / "blobs" / "sha256" / digest.substr(digest.find(':') + 1);
-  }
-
  private:
-  static void write_file(const fs::path& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-  }
+  std::string name() const { return client_.host() + "/" + repository_; }
 
   registry::RegistryClient& client_;
   std::string repository_;
-  fs::path layout_;
-  std::set<std::string> downloaded_;
+};
+
+// Streams blobs from the source repository with the registry client's blob
+// GET, which checks size and digest and resumes after a dropped connection.
+class SourceBlobs final : public push::BlobStore {
+ public:
+  SourceBlobs(registry::RegistryClient& client, std::string repository)
+      : client_(client), repository_(std::move(repository)) {}
+
+  std::expected<void, std::string> read(const oci::Descriptor& blob, const http::BodySink& sink) override {
+    auto downloaded = client_.get_blob(repository_, blob.digest, blob.size, sink);
+    if (!downloaded) {
+      return std::unexpected("cannot download blob " + blob.digest + " from " + client_.host() + "/" + repository_ +
+                             ": " + downloaded.error().str());
+    }
+    spdlog::debug("downloaded {} ({} bytes)", blob.digest, blob.size);
+    return {};
+  }
+
+ private:
+  registry::RegistryClient& client_;
+  std::string repository_;
 };
 
 ref::Reference parse_reference(const std::string& text, const char* role) {
@@ -150,35 +187,31 @@ ref::Reference parse_reference(const std::string& text, const char* role) {
   return *parsed;
 }
 
-// Writes index.json listing the root and each referrer, so that the layout
-// can be loaded entry by entry.
-void write_layout_index(const fs::path& layout, const oci::Descriptor& root,
-                        const std::vector<ReferrerEntry>& referrers) {
-  nlohmann::json manifests = nlohmann::json::array();
-  auto add = [&manifests](const oci::Descriptor& descriptor) {
-    manifests.push_back(
-        {{"mediaType", descriptor.media_type}, {"digest", descriptor.digest}, {"size", descriptor.size}});
-  };
-  add(root);
-  for (const auto& referrer : referrers) add(referrer.descriptor);
-  nlohmann::json index = {
-      {"schemaVersion", 2}, {"mediaType", oci::media_type::kOciIndex}, {"manifests", manifests}};
-  std::ofstream(layout / "index.json") << index.dump() << "\n";
+fs::path log_dir_for(const Options& options) {
+  return options.log_dir ? fs::absolute(*options.log_dir) : options.cwd / ".multipush" / "runs";
 }
 
-class PrintingObserver : public push::Observer {
- public:
-  explicit PrintingObserver(output::Printer& printer) : printer_(printer) {}
-  void blob(const push::Destination& destination, const std::string& digest, std::uint64_t size,
-            std::string_view outcome, std::uint64_t, double, int attempts) override {
-    printer_.info(fmt::format("{}/{}: blob {} ({} bytes) {}{}", destination.registry, destination.repository,
-                              digest.substr(0, 19), size, outcome,
-                              attempts > 1 ? fmt::format(" after {} attempts", attempts) : ""));
+// Reads every tag (or the digest, for a destination without a tag) back
+// and returns the first mismatch, or an empty string.
+std::string verify_result(const push::DestinationResult& result, report::RunLog& log) {
+  const auto& destination = result.destination;
+  std::vector<std::string> references = destination.tags;
+  if (references.empty()) references.push_back(result.digest);
+  std::string mismatch;
+  for (const auto& check :
+       verify::verify_destination(*destination.client, destination.repository, references, result.digest)) {
+    log.write("verify", {{"registry", check.registry},
+                         {"repository", check.repository},
+                         {"tag", check.tag},
+                         {"expected", check.expected_digest},
+                         {"actual", check.actual_digest},
+                         {"ok", check.ok}});
+    if (!check.ok && mismatch.empty()) {
+      mismatch = check.error.empty() ? check.tag + " serves " + check.actual_digest : check.error;
+    }
   }
-
- private:
-  output::Printer& printer_;
-};
+  return mismatch;
+}
 
 }  // namespace
 
@@ -202,6 +235,9 @@ ExitCode mirror(const Options& options, const std::string& source_text,
     destinations.push_back(std::move(destination));
   }
 
+  report::RunLog log(log_dir_for(options), 50);
+  const auto start = std::chrono::steady_clock::now();
+
   // One client per registry host, shared by the source and the destinations.
   fs::path certs_dir = util::get_env_or("MULTIPUSH_CERTS_DIR", "/etc/docker/certs.d");
   std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients;
@@ -213,47 +249,35 @@ ExitCode mirror(const Options& options, const std::string& source_text,
       client_options.credentials =
           auth::from_docker_config(host, auth::docker_config_dir(options.docker.config_dir));
       client_options.certs_dir = certs_dir;
-      client_options.on_retry = [&printer](const registry::RetryEvent& event) {
+      client_options.cancel = &cancel_flag();
+      client_options.on_retry = [&printer, &log](const registry::RetryEvent& event) {
         printer.info(fmt::format("{} {} failed ({}), retrying in {} ms", event.method, event.url,
                                  event.reason, event.delay.count()));
+        log.write("retry", {{"registry", event.host},
+                            {"method", event.method},
+                            {"url", event.url},
+                            {"attempt", event.attempt},
+                            {"reason", event.reason},
+                            {"delay_ms", event.delay.count()}});
       };
       client = std::make_unique<registry::RegistryClient>(client_options);
     }
     return *client;
   };
 
-  WorkDir work_dir("mirror");
-  fs::path layout = work_dir.path() / "layout";
   printer.step("Reading " + source.str());
-  SourceReader reader(client_for(source.registry), source.repository, layout);
-  Fetched root = reader.manifest(source.digest ? *source.digest : *source.tag);
-  if (source.digest && root.descriptor.digest != *source.digest) {
-    throw Fatal(ExitCode::nothing_pushed,
-                source.str() + " served a manifest whose digest is " + root.descriptor.digest);
+  registry::RegistryClient& source_client = client_for(source.registry);
+  SourceReader reader(source_client, source.repository);
+  oci::Image image = reader.image(source.digest ? *source.digest : *source.tag);
+  if (source.digest && image.digest() != *source.digest) {
+    throw Fatal(ExitCode::nothing_pushed, source.str() + " served a manifest whose digest is " + image.digest());
   }
-  reader.image(root);
-
-  // Referrers of the root and of every manifest it lists.
-  std::vector<std::string> subjects = {root.descriptor.digest};
-  if (oci::is_index_media_type(root.descriptor.media_type)) {
-    auto index = oci::parse_index(root.bytes);
-    if (index) {
-      for (const auto& child : index->manifests) subjects.push_back(child.digest);
-    }
-  }
-  std::vector<ReferrerEntry> referrers;
-  for (const auto& subject : subjects) {
-    auto found = reader.referrers(subject);
-    referrers.insert(referrers.end(), found.begin(), found.end());
-  }
-  write_layout_index(layout, root.descriptor, referrers);
-  printer.info(
-      fmt::format("{}: {} with {} referrer(s)", source.str(), root.descriptor.digest, referrers.size()));
-
-  auto opened = oci::Layout::open(layout);
-  if (!opened) throw Fatal(ExitCode::internal, "the mirror layout is invalid: " + opened.error());
-  auto image = oci::load_image(*opened, root.descriptor);
-  if (!image) throw Fatal(ExitCode::nothing_pushed, "the source image is invalid: " + image.error());
+  reader.add_referrers(image);
+  printer.info(fmt::format("{}: {} with {} referrer(s)", source.str(), image.digest(), image.referrers.size()));
+  // A destination on the source's registry can mount every blob from the
+  // source repository instead of receiving it again.
+  image.root.descriptor.annotations[std::string(oci::annotation::kDistributionSourcePrefix) + source.registry] =
+      source.repository;
 
   std::vector<push::Destination> targets;
   for (const auto& destination : destinations) {
@@ -264,56 +288,76 @@ ExitCode mirror(const Options& options, const std::string& source_text,
     target.client = &client_for(destination.registry);
     targets.push_back(std::move(target));
   }
+  log.write("run_start", {{"command", "mirror"},
+                          {"source", source.str()},
+                          {"digest", image.digest()},
+                          {"referrers", image.referrers.size()},
+                          {"destinations", destination_texts}});
+  printer.info(fmt::format("Run {} (log: {})", log.run_id(), log.path().string()));
 
   printer.step("Pushing to " + std::to_string(targets.size()) + " destination(s)");
-  PrintingObserver observer(printer);
-  auto results = push::push_image(*image, targets, observer, cancel_flag());
-  if (cancel_requested()) return ExitCode::interrupted;
-
-  // Referrers follow the image they refer to. A destination without the
-  // referrers API gets the fallback tag index of each subject.
-  std::vector<push::Destination> by_digest = targets;
-  for (auto& target : by_digest) target.tags.clear();
-  for (const auto& referrer : referrers) {
-    auto referrer_image = oci::load_image(*opened, referrer.descriptor);
-    if (!referrer_image)
-      throw Fatal(ExitCode::nothing_pushed, "a source referrer is invalid: " + referrer_image.error());
-    auto pushed = push::push_image(*referrer_image, by_digest, observer, cancel_flag());
-    for (size_t i = 0; i < pushed.size(); ++i) {
-      if (!results[i].ok) continue;
-      if (!pushed[i].ok) {
-        results[i].ok = false;
-        results[i].error = pushed[i].error;
-        continue;
-      }
-      auto& client = *by_digest[i].client;
-      auto api = client.referrers_api(by_digest[i].repository, referrer.subject);
-      if (api && api->has_value()) continue;
-      auto added =
-          api ? client.add_to_referrers_tag(by_digest[i].repository, referrer.subject, referrer.descriptor)
-              : registry::Result<void>(std::unexpected(api.error()));
-      if (!added) {
-        results[i].ok = false;
-        results[i].error = added.error().str();
-      }
-    }
+  SourceBlobs blobs(source_client, source.repository);
+  std::vector<push::DestinationResult> results;
+  {
+    output::Progress progress(printer);
+    PushObserver observer("", printer, log, progress);
+    results = push::push_image(image, blobs, targets, observer, cancel_flag());
   }
+  printer.end_step();
 
   int succeeded = 0;
-  for (const auto& result : results) {
+  bool mismatch = false;
+  nlohmann::json registries = nlohmann::json::object();
+  for (auto& result : results) {
     std::string name = result.destination.registry + "/" + result.destination.repository;
-    if (result.ok) {
+    std::string status = result.ok ? "pushed" : "failed";
+    if (result.ok && !cancel_requested()) {
+      if (std::string error = verify_result(result, log); error.empty()) {
+        status = "verified";
+      } else {
+        status = "digest mismatch";
+        result.error = error;
+        mismatch = true;
+      }
+    }
+    if (result.ok && status != "digest mismatch") {
       ++succeeded;
-      printer.summary(
-          fmt::format("{}: {} ({} uploaded, {} skipped, {} mounted){}", name, result.digest,
-                      result.blobs_uploaded, result.blobs_skipped, result.blobs_mounted,
-                      result.digest == root.descriptor.digest ? "" : ", differs from the source"));
+      printer.summary(fmt::format("{}: {} {} ({} uploaded, {} skipped, {} mounted){}", name, status, result.digest,
+                                  result.blobs_uploaded, result.blobs_skipped, result.blobs_mounted,
+                                  result.digest == image.digest() ? "" : ", differs from the source"));
     } else {
       printer.error("mirror failed", name + ": " + result.error);
     }
+    registries[name] = {{"tags", result.destination.tags},
+                        {"status", status},
+                        {"digest", result.ok ? result.digest : ""},
+                        {"blobs_uploaded", result.blobs_uploaded},
+                        {"blobs_mounted", result.blobs_mounted},
+                        {"blobs_skipped", result.blobs_skipped},
+                        {"error", result.error}};
   }
-  if (succeeded == static_cast<int>(results.size())) return ExitCode::ok;
-  return succeeded == 0 ? ExitCode::nothing_pushed : ExitCode::partial;
+
+  ExitCode code = ExitCode::ok;
+  if (cancel_requested()) {
+    code = ExitCode::interrupted;
+  } else if (mismatch) {
+    code = ExitCode::verify_failed;
+  } else if (succeeded != static_cast<int>(results.size())) {
+    code = succeeded == 0 ? ExitCode::nothing_pushed : ExitCode::partial;
+  }
+  const char* run_status = "failed";
+  switch (code) {
+    case ExitCode::ok: run_status = "success"; break;
+    case ExitCode::partial: run_status = "partial"; break;
+    case ExitCode::verify_failed: run_status = "digest mismatch"; break;
+    case ExitCode::interrupted: run_status = "interrupted"; break;
+    default: break;
+  }
+  log.write("run_end", {{"status", run_status},
+                        {"exit_code", static_cast<int>(code)},
+                        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                        {"registries", registries}});
+  return code;
 }
 
 }  // namespace multipush::pipeline

@@ -38,6 +38,17 @@ class ClientTarget final : public detail::Target {
                                                              const std::string& reference) override {
     return client_.head_manifest(repository, reference);
   }
+  registry::Result<void> add_referrer(const std::string& repository, const std::string& subject_digest,
+                                      const oci::Descriptor& referrer) override {
+    auto api = client_.referrers_api(repository, subject_digest);
+    if (!api) {
+      return std::unexpected(api.error());
+    }
+    if (api->has_value()) {
+      return {};
+    }
+    return client_.add_to_referrers_tag(repository, subject_digest, referrer);
+  }
 
  private:
   registry::RegistryClient& client_;
@@ -45,9 +56,11 @@ class ClientTarget final : public detail::Target {
 
 }  // namespace
 
-std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
-                                          Observer& observer, const std::atomic<bool>& cancelled,
-                                          const PushOptions& options) {
+namespace {
+
+std::vector<DestinationResult> push_through_clients(const oci::Image& image, BlobStore* store,
+                                                    const std::vector<Destination>& destinations, Observer& observer,
+                                                    const std::atomic<bool>& cancelled, const PushOptions& options) {
   std::map<registry::RegistryClient*, std::unique_ptr<ClientTarget>> adapters;
   std::vector<detail::Target*> targets;
   for (const auto& destination : destinations) {
@@ -61,7 +74,21 @@ std::vector<DestinationResult> push_image(const oci::Image& image, const std::ve
     }
     targets.push_back(adapter.get());
   }
-  return detail::push_to_targets(image, destinations, targets, observer, cancelled, {}, options);
+  return detail::push_to_targets(image, destinations, targets, observer, cancelled, {}, options, store);
+}
+
+}  // namespace
+
+std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
+                                          Observer& observer, const std::atomic<bool>& cancelled,
+                                          const PushOptions& options) {
+  return push_through_clients(image, nullptr, destinations, observer, cancelled, options);
+}
+
+std::vector<DestinationResult> push_image(const oci::Image& image, BlobStore& blobs,
+                                          const std::vector<Destination>& destinations, Observer& observer,
+                                          const std::atomic<bool>& cancelled, const PushOptions& options) {
+  return push_through_clients(image, &blobs, destinations, observer, cancelled, options);
 }
 
 }  // namespace multipush::push

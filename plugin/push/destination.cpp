@@ -138,8 +138,18 @@ DestinationResult DestinationRun::run() {
       return finish();
     }
   }
+  for (const auto& child : image_.referrers) {
+    if (interrupted() || !push_manifest(child.stored)) {
+      return finish();
+    }
+  }
   if (interrupted() || !push_manifest(image_.root)) {
     return finish();
+  }
+  for (const auto& child : image_.referrers) {
+    if (interrupted() || !add_referrer(child)) {
+      return finish();
+    }
   }
   for (const auto& tag : destination_.tags) {
     if (interrupted()) {
@@ -180,6 +190,18 @@ bool DestinationRun::push_manifest(const oci::StoredManifest& stored) {
   }
   observer_.manifest(destination_, descriptor.digest, descriptor.media_type, ok);
   return ok;
+}
+
+bool DestinationRun::add_referrer(const oci::ChildManifest& referrer) {
+  if (!referrer.manifest.subject) {
+    return true;
+  }
+  const std::string& subject = referrer.manifest.subject->digest;
+  int attempts = 0;
+  auto added = with_retry(
+      retry_, cancelled_,
+      [&] { return target_.add_referrer(destination_.repository, subject, referrer.stored.descriptor); }, attempts);
+  return check(added, "listing referrer " + referrer.stored.descriptor.digest + " of " + subject + " in " + name());
 }
 
 void DestinationRun::push_tag(const std::string& tag) {

@@ -96,6 +96,7 @@ class DestinationRun {
  private:
   bool interrupted();
   bool push_manifest(const oci::StoredManifest& stored);
+  bool add_referrer(const oci::ChildManifest& referrer);
   void push_tag(const std::string& tag);
   DestinationResult finish();
 

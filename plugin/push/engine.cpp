@@ -10,6 +10,7 @@
 
 #include "multipush/output/redact.hpp"
 #include "push/destination.hpp"
+#include "push/origin.hpp"
 #include "push/ring.hpp"
 #include "push/target.hpp"
 
@@ -17,7 +18,6 @@ namespace multipush::push::detail {
 
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -90,14 +90,18 @@ struct Member {
   std::uint64_t bytes_sent = 0;
 };
 
+// Mount attempts per blob and destination, so that a long list of stale
+// distribution-source annotations costs a bounded number of requests.
+constexpr std::size_t kMaxMountAttempts = 3;
+
 // Pushes one blob to every destination that needs it: HEAD on each, a
 // mount where another repository of the same registry has it, and one read
-// of the file streamed to the rest at once.
+// of the blob streamed to the rest at once.
 class BlobGroup {
  public:
-  BlobGroup(const oci::Descriptor& blob, fs::path path, std::vector<DestinationRun*> runs, UploadBudget& budget,
+  BlobGroup(const oci::Descriptor& blob, BlobOrigin& origin, std::vector<DestinationRun*> runs, UploadBudget& budget,
             const std::atomic<bool>& cancelled, const RetryPolicy& retry, const PushOptions& options)
-      : blob_(blob), path_(std::move(path)), budget_(budget), cancelled_(cancelled), retry_(retry), options_(options) {
+      : blob_(blob), origin_(origin), budget_(budget), cancelled_(cancelled), retry_(retry), options_(options) {
     for (auto* run : runs) {
       Member member;
       member.run = run;
@@ -151,24 +155,49 @@ class BlobGroup {
     });
   }
 
-  // Mounts from a repository of the same registry that is known to hold the
-  // blob. Mounts never cross registries: `from` always names a repository
-  // on the destination's own host.
+  // Mounts from a repository of the same registry that contains the blob:
+  // one this run pushed it to, then those that distribution-source
+  // annotations name. Mounts never cross registries: `from` always names a
+  // repository on the destination's own host.
   void mount_known(std::vector<Member*>& live) {
-    std::vector<std::pair<Member*, std::string>> mounts;
+    std::vector<std::pair<Member*, std::vector<std::string>>> mounts;
     for (auto* member : live) {
       if (member->done) {
         continue;
       }
-      const auto& run = *member->run;
-      if (auto source = member->run->host().mount_source(blob_.digest, run.destination().repository)) {
-        mounts.emplace_back(member, *source);
+      if (auto sources = mount_sources(*member->run); !sources.empty()) {
+        mounts.emplace_back(member, std::move(sources));
       }
     }
     if (mounts.empty()) {
       return;
     }
-    run_parallel(mounts, [this](std::pair<Member*, std::string>& mount) { try_mount(*mount.first, mount.second); });
+    run_parallel(mounts, [this](std::pair<Member*, std::vector<std::string>>& mount) {
+      for (const auto& source : mount.second) {
+        // A 202 reply opened an upload session, which the upload continues,
+        // so no further mount is tried.
+        if (try_mount(*mount.first, source) || mount.first->session) {
+          return;
+        }
+      }
+    });
+  }
+
+  std::vector<std::string> mount_sources(DestinationRun& run) const {
+    const std::string& repository = run.destination().repository;
+    std::vector<std::string> sources;
+    if (auto known = run.host().mount_source(blob_.digest, repository)) {
+      sources.push_back(*known);
+    }
+    for (auto& hinted : run.image().mount_hints(blob_.digest, run.destination().registry)) {
+      if (hinted != repository && std::find(sources.begin(), sources.end(), hinted) == sources.end()) {
+        sources.push_back(std::move(hinted));
+      }
+    }
+    if (sources.size() > kMaxMountAttempts) {
+      sources.resize(kMaxMountAttempts);
+    }
+    return sources;
   }
 
   // Returns true when mounted, and keeps the upload session of a 202 reply.
@@ -215,7 +244,7 @@ class BlobGroup {
     }
     std::vector<Member*> missing = streamed;
     missing.insert(missing.end(), later.begin(), later.end());
-    if (!check_file(missing)) {
+    if (!check_origin(missing)) {
       return;
     }
 
@@ -232,22 +261,17 @@ class BlobGroup {
           }
         }
       }
-      upload_from_file(*member);
+      upload_separately(*member);
     });
   }
 
-  // Fails every member when the layout file is missing or has the wrong size.
-  bool check_file(const std::vector<Member*>& members) {
-    std::error_code size_error;
-    const auto file_size = fs::file_size(path_, size_error);
-    if (!size_error && file_size == blob_.size) {
+  // Fails every member when the blob cannot be read, such as a layout file
+  // that is missing or has the wrong size.
+  bool check_origin(const std::vector<Member*>& members) {
+    const std::string message = origin_.check(blob_);
+    if (message.empty()) {
       return true;
     }
-    const std::string message =
-        size_error ? "blob " + blob_.digest + " is missing from the OCI layout: " + path_.string()
-                   : "blob " + blob_.digest + " at " + path_.string() + " is " + std::to_string(file_size) +
-                         " bytes, but its descriptor says " + std::to_string(blob_.size) +
-                         "; rebuild the image into a fresh layout directory";
     for (auto* member : members) {
       member->run->fail(message);
       member->run->report_blob(blob_, "failed", 0, seconds_since(started_), std::max(1, member->attempts));
@@ -256,10 +280,10 @@ class BlobGroup {
     return false;
   }
 
-  // Reads the file once into a ring that every member in `members` uploads from.
+  // Reads the blob once into a ring that every member in `members` uploads from.
   void stream(std::vector<Member*>& members) {
     ChunkRing ring(options_.chunk_size, options_.ring_chunks, members.size());
-    std::thread reader([&] { fill_ring(ring, path_, blob_, cancelled_); });
+    std::thread reader([&] { origin_.fill(ring, blob_, cancelled_); });
     std::vector<std::pair<Member*, std::size_t>> readers;
     for (std::size_t i = 0; i < members.size(); ++i) {
       readers.emplace_back(members[i], i);
@@ -270,7 +294,8 @@ class BlobGroup {
       auto used = std::make_shared<std::atomic<bool>>(false);
       const auto counted = counter(*member);
       // The first attempt reads the ring. A retry (by the client or here)
-      // detaches from the ring and reads the file for this destination only.
+      // detaches from the ring and reads the blob again for this
+      // destination only.
       const registry::BlobSource source = [&ring, index, used, file_state, counted, this]() -> http::BodyReader {
         if (!ring.detached(index) && !used->exchange(true)) {
           return [&ring, index, counted](char* buffer, std::size_t size) -> std::size_t {
@@ -282,7 +307,7 @@ class BlobGroup {
           };
         }
         ring.detach(index);
-        return open_blob_file(path_, blob_, file_state, counted);
+        return origin_.open(blob_, file_state, counted);
       };
       upload(*member, source, [&ring, file_state] {
         std::lock_guard lock(file_state->mutex);
@@ -293,11 +318,11 @@ class BlobGroup {
     reader.join();
   }
 
-  void upload_from_file(Member& member) {
+  void upload_separately(Member& member) {
     auto file_state = std::make_shared<FileReadState>();
     const auto counted = counter(member);
     const registry::BlobSource source = [this, file_state, counted] {
-      return open_blob_file(path_, blob_, file_state, counted);
+      return origin_.open(blob_, file_state, counted);
     };
     upload(member, source, [file_state] {
       std::lock_guard lock(file_state->mutex);
@@ -354,7 +379,7 @@ class BlobGroup {
   }
 
   const oci::Descriptor& blob_;
-  const fs::path path_;
+  BlobOrigin& origin_;
   UploadBudget& budget_;
   const std::atomic<bool>& cancelled_;
   const RetryPolicy& retry_;
@@ -395,7 +420,7 @@ std::string describe(const registry::RegistryError& error) {
 std::vector<DestinationResult> push_to_targets(const oci::Image& image, const std::vector<Destination>& destinations,
                                                const std::vector<Target*>& targets, Observer& observer,
                                                const std::atomic<bool>& cancelled, const RetryPolicy& retry,
-                                               const PushOptions& options) {
+                                               const PushOptions& options, BlobStore* store) {
   // Attestations are stripped once, so every destination that drops them
   // receives the same index bytes and digest.
   std::optional<oci::Image> stripped;
@@ -438,6 +463,12 @@ std::vector<DestinationResult> push_to_targets(const oci::Image& image, const st
 
   // Blob groups run a few at a time, and each buffers at most ring_chunks chunks.
   const std::vector<oci::Descriptor> blobs = all_blobs(image, stripped);
+  LayoutOrigin layout_origin(image);
+  std::optional<StoreOrigin> store_origin;
+  if (store != nullptr) {
+    store_origin.emplace(*store, options.chunk_size, options.ring_chunks, cancelled);
+  }
+  BlobOrigin& origin = store_origin ? static_cast<BlobOrigin&>(*store_origin) : layout_origin;
   UploadBudget budget(options.max_total_connections);
   std::atomic<size_t> next{0};
   const size_t group_workers = std::clamp<size_t>(static_cast<size_t>(std::max(1, options.concurrent_blobs)), 1,
@@ -452,7 +483,7 @@ std::vector<DestinationResult> push_to_targets(const oci::Image& image, const st
             members.push_back(run.get());
           }
         }
-        BlobGroup group(blob, image.blob_path(blob.digest), members, budget, cancelled, retry, options);
+        BlobGroup group(blob, origin, members, budget, cancelled, retry, options);
         try {
           group.run();
         } catch (const std::exception& error) {

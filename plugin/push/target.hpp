@@ -30,6 +30,11 @@ class Target {
   // Returns the digest `reference` resolves to, or std::nullopt when it is absent.
   virtual registry::Result<std::optional<std::string>> head_manifest(const std::string& repository,
                                                                      const std::string& reference) = 0;
+  // Makes the pushed manifest `referrer` findable from `subject_digest`:
+  // nothing to do when the registry serves the referrers API, otherwise an
+  // entry in the subject's fallback tag index.
+  virtual registry::Result<void> add_referrer(const std::string& repository, const std::string& subject_digest,
+                                              const oci::Descriptor& referrer) = 0;
 };
 
 // How often a step that failed in a retryable way (connection error, 408,
@@ -44,11 +49,12 @@ struct RetryPolicy {
 
 // Pushes `image` to each destination through `targets[i]`. Destinations
 // whose targets are the same object are on the same registry: they share
-// mount knowledge and a limit of blob uploads in flight.
+// mount knowledge and a limit of blob uploads in flight. Blobs are read
+// from `store`, or from the image's layout when `store` is null.
 std::vector<DestinationResult> push_to_targets(const oci::Image& image, const std::vector<Destination>& destinations,
                                                const std::vector<Target*>& targets, Observer& observer,
                                                const std::atomic<bool>& cancelled, const RetryPolicy& retry = {},
-                                               const PushOptions& options = {});
+                                               const PushOptions& options = {}, BlobStore* store = nullptr);
 
 // Describes a registry error in one line without calling into the registry module.
 std::string describe(const registry::RegistryError& error);

@@ -12,6 +12,8 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -221,3 +223,174 @@ def test_mirror_to_referrers_api(run_plugin, mirror_env, workdir, registries, sk
     # A registry with the referrers API needs no fallback tag.
     _, _, tags = standin._request("GET", "/v2/copy/api/tags/list")
     assert json.loads(tags)["tags"] == ["3.0.0"]
+
+
+def newest_run_log(directory: Path) -> list[dict]:
+    logs = sorted(directory.glob("*.jsonl"))
+    assert logs, f"no run log in {directory}"
+    return harness.read_run_log(logs[-1])
+
+
+def test_mirror_streams_without_temp_files(run_plugin, mirror_env, workdir, registries, skopeo):
+    layout, index_digest = make_image(workdir)
+    source_host = registries.host("plain")
+    push_layout(run_plugin, workdir, layout, f"{source_host}/mirror/stream-source:1.0.0")
+    index_size = len(skopeo.inspect_raw("plain", "mirror/stream-source", "1.0.0"))
+    referrer, _ = push_referrer(PlainRegistry(source_host), "mirror/stream-source", index_digest, index_size,
+                                fallback_tag=True)
+
+    # Every temporary directory the plugin could use is this empty one. A
+    # watcher lists it during the run, because a work directory removed at
+    # the end would leave it empty afterwards too.
+    temporary = workdir / "tmp"
+    temporary.mkdir()
+    seen: set[str] = set()
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:
+        while running.is_set():
+            seen.update(entry.name for entry in temporary.iterdir())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    log_dir = workdir / "mirror-runs"
+    destinations = [f"{registries.host(name)}/mirror/stream:1.0.0" for name in ("basic", "token")]
+    try:
+        result = run_plugin(["mirror", "--progress", "plain", "--log-dir", str(log_dir),
+                             f"{source_host}/mirror/stream-source:1.0.0", *destinations],
+                            cwd=workdir, env={"TMPDIR": str(temporary), "RUNNER_TEMP": str(temporary)})
+    finally:
+        running.clear()
+        watcher.join()
+    assert result.returncode == 0, result.describe()
+    assert seen == set()
+    assert list(temporary.iterdir()) == []
+
+    served = {name: skopeo.inspect_raw(name, "mirror/stream", "1.0.0") for name in ("basic", "token")}
+    assert digest_of(served["basic"]) == index_digest
+    assert digest_of(served["token"]) == index_digest
+    for name in ("basic", "token"):
+        assert_mirrored(skopeo, name, "mirror/stream", "1.0.0", index_digest, referrer)
+
+    events = newest_run_log(log_dir)
+    assert harness.events_of(events, "run_start")[0]["command"] == "mirror"
+    assert harness.events_of(events, "run_end")[0]["status"] == "success"
+    verified = harness.events_of(events, "verify")
+    assert len(verified) == 2
+    assert all(event["ok"] for event in verified)
+    for name in ("basic", "token"):
+        host = registries.host(name)
+        own = [event for event in events if event.get("registry") == host]
+        blob_positions = [number for number, event in enumerate(own) if event["event"] == "blob"]
+        manifests = [event["digest"] for event in own if event["event"] == "manifest"]
+        tag_positions = [number for number, event in enumerate(own) if event["event"] == "tag"]
+        manifest_positions = [number for number, event in enumerate(own) if event["event"] == "manifest"]
+        # Blobs, then manifests with the referrer before the index, then the tag.
+        assert blob_positions
+        assert manifest_positions
+        assert tag_positions
+        assert max(blob_positions) < min(manifest_positions)
+        assert max(manifest_positions) < min(tag_positions)
+        assert manifests.index(referrer) < manifests.index(index_digest)
+        assert {event["outcome"] for event in own if event["event"] == "blob"} == {"uploaded"}
+
+
+class Proxy:
+    """tests/support/fault_proxy.py in front of one registry, recording every request."""
+
+    def __init__(self, record: Path, upstream: str, rules: list[dict]):
+        self.record = record
+        argv = ["/usr/bin/python3", str(harness.SUPPORT_DIR / "fault_proxy.py"), "--upstream", upstream,
+                "--record", str(record)]
+        for rule in rules:
+            argv += ["--fault", json.dumps(rule)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        ports = self.process.stdout.readline().split()
+        if len(ports) != 2:
+            self.stop()
+            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
+        self.host = f"127.0.0.1:{ports[0]}"
+
+    def requests(self) -> list[dict]:
+        if not self.record.exists():
+            return []
+        return [json.loads(line) for line in self.record.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+def test_mirror_upload_retry_reads_source_again(run_plugin, mirror_env, workdir, registries, skopeo):
+    layout, index_digest = make_image(workdir)
+    plain = registries.host("plain")
+    push_layout(run_plugin, workdir, layout, f"{plain}/mirror/retry-source:1.0.0")
+
+    # The source is read through a recording proxy; the upload of the first
+    # blob PUT to the plain destination is reset half way.
+    source_proxy = Proxy(workdir / "source-requests.jsonl", f"http://{plain}", [])
+    destination_proxy = Proxy(workdir / "destination-requests.jsonl", f"http://{plain}",
+                              [{"method": "PUT", "path": r"/blobs/uploads/", "action": "reset", "times": 1}])
+    try:
+        destinations = [f"{destination_proxy.host}/mirror/retried:1.0.0",
+                        f"{registries.host('token')}/mirror/retried:1.0.0"]
+        result = mirror(run_plugin, workdir, f"{source_proxy.host}/mirror/retry-source:1.0.0", destinations)
+    finally:
+        source_proxy.stop()
+        destination_proxy.stop()
+    assert result.returncode == 0, result.describe()
+
+    reset = [entry for entry in destination_proxy.requests() if entry["fault"] == "reset"]
+    assert len(reset) == 1
+    blob_gets = [entry["path"] for entry in source_proxy.requests()
+                 if entry["method"] == "GET" and "/blobs/sha256:" in entry["path"]]
+    # One GET per blob feeds both destinations, and one more GET of one blob
+    # feeds the retried upload alone.
+    assert len(blob_gets) == len(set(blob_gets)) + 1
+    assert digest_of(skopeo.inspect_raw("plain", "mirror/retried", "1.0.0")) == index_digest
+    assert digest_of(skopeo.inspect_raw("token", "mirror/retried", "1.0.0")) == index_digest
+
+
+def test_mirror_retries_failed_source_blob(run_plugin, mirror_env, workdir, registries, skopeo):
+    layout, index_digest = make_image(workdir)
+    plain = registries.host("plain")
+    push_layout(run_plugin, workdir, layout, f"{plain}/mirror/flaky-source:1.0.0")
+
+    proxy = Proxy(workdir / "proxy-requests.jsonl", f"http://{plain}",
+                  [{"method": "GET", "path": r"/blobs/sha256:", "action": "status", "status": 500, "times": 1}])
+    try:
+        destinations = [f"{registries.host(name)}/mirror/flaky:1.0.0" for name in ("basic", "token")]
+        result = mirror(run_plugin, workdir, f"{proxy.host}/mirror/flaky-source:1.0.0", destinations)
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.describe()
+
+    requests = proxy.requests()
+    failed = [entry for entry in requests if entry["fault"] == "status"]
+    assert len(failed) == 1
+    gets = [entry for entry in requests if entry["method"] == "GET" and entry["path"] == failed[0]["path"]]
+    # The failed GET and its retry; the blob is read once for both destinations.
+    assert len(gets) == 2
+    blob_gets = [entry for entry in requests if entry["method"] == "GET" and "/blobs/sha256:" in entry["path"]]
+    assert len(blob_gets) == len({entry["path"] for entry in blob_gets}) + 1
+    for name in ("basic", "token"):
+        assert digest_of(skopeo.inspect_raw(name, "mirror/flaky", "1.0.0")) == index_digest
+
+
+def test_mirror_within_one_registry_mounts(run_plugin, mirror_env, workdir, registries, skopeo):
+    layout, index_digest = make_image(workdir)
+    token = registries.host("token")
+    push_layout(run_plugin, workdir, layout, f"{token}/mirror/mount-source:1.0.0")
+
+    log_dir = workdir / "mirror-runs"
+    result = run_plugin(["mirror", "--progress", "plain", "--log-dir", str(log_dir),
+                         f"{token}/mirror/mount-source:1.0.0", f"{token}/mirror/mounted:1.0.0"], cwd=workdir)
+    assert result.returncode == 0, result.describe()
+    blobs = harness.events_of(newest_run_log(log_dir), "blob")
+    assert blobs
+    assert {event["outcome"] for event in blobs} == {"mounted"}
+    assert digest_of(skopeo.inspect_raw("token", "mirror/mounted", "1.0.0")) == index_digest

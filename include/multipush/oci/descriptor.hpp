@@ -31,6 +31,9 @@ inline constexpr std::string_view kContainerdImageName = "io.containerd.image.na
 inline constexpr std::string_view kReferenceType = "vnd.docker.reference.type";
 inline constexpr std::string_view kReferenceDigest = "vnd.docker.reference.digest";
 inline constexpr std::string_view kAttestationManifest = "attestation-manifest";
+// containerd's record of where a blob already lives: the key ends with a
+// registry host, the value lists repositories on it, separated by commas.
+inline constexpr std::string_view kDistributionSourcePrefix = "containerd.io/distribution.source.";
 }  // namespace annotation
 
 // True for the OCI index and the Docker manifest list.
@@ -75,6 +78,13 @@ struct Descriptor {
   // or the annotation vnd.docker.reference.type=attestation-manifest.
   bool is_attestation() const;
 };
+
+// Returns the repositories that the distribution-source annotation of
+// `descriptor` names for registry `host`, in the order listed. Docker Hub's
+// names (docker.io, registry-1.docker.io, index.docker.io) match each other;
+// other hosts match only themselves, ignoring case. Entries that are not
+// valid repository names are left out.
+std::vector<std::string> distribution_sources(const Descriptor& descriptor, std::string_view host);
 
 // Parses one descriptor object. The message names the missing or invalid field.
 std::expected<Descriptor, std::string> parse_descriptor(const nlohmann::json& object);

@@ -71,11 +71,19 @@ struct Image {
   std::optional<Manifest> root_manifest;    // set when the root is a single manifest
   std::vector<ChildManifest> platforms;     // real platforms, in index order
   std::vector<ChildManifest> attestations;  // attestation manifests, in index order
+  // Manifests whose subject is the root or one of its children (OCI
+  // referrers, such as signatures and SBOMs). load_image leaves this empty.
+  std::vector<ChildManifest> referrers;
 
   // Config and layer descriptors, deduplicated by digest: those of the
   // platform manifests (or of a single-manifest root) first, then, when
-  // `include_attestations` is set, those only attestations use.
+  // `include_attestations` is set, those only attestations use, then those
+  // only referrers use.
   std::vector<Descriptor> blobs(bool include_attestations = true) const;
+  // Returns the repositories on registry `host` that distribution-source
+  // annotations name for blob `digest`: those on the blob's own descriptors
+  // first, then those on the manifests that list it, then those on the root.
+  std::vector<std::string> mount_hints(std::string_view digest, std::string_view host) const;
   // Path of a blob in the layout.
   std::filesystem::path blob_path(std::string_view digest) const;
   // Platforms of the image, normalised ("linux/amd64", "linux/arm64").

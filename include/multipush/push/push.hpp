@@ -3,12 +3,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <expected>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "multipush/oci/layout.hpp"
 #include "multipush/registry/client.hpp"
+#include "multipush/util/http.hpp"
 
 // Pushing one loaded image to several destination repositories at once.
 namespace multipush::push {
@@ -57,18 +59,38 @@ struct DestinationResult {
 struct PushOptions {
   int max_total_connections = 16;        // blob uploads in flight over every registry
   int concurrent_blobs = 4;              // blobs streamed at the same time; each buffers `ring_chunks` chunks
-  std::size_t chunk_size = 256 * 1024;   // bytes read from the layout at a time
+  std::size_t chunk_size = 256 * 1024;   // bytes read from the layout or blob store at a time
   std::size_t ring_chunks = 8;           // chunks one blob may buffer for its slowest destination
+};
+
+// Source of blob bytes for an image that is not in an OCI layout, such as
+// the source registry of a mirror.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Streams the whole of `blob` to `sink` in order, from its first byte, and
+  // checks its size and digest. Returns an error message naming the blob when
+  // reading fails, when `sink` returns false, or when the bytes differ from
+  // the descriptor. Called from several threads at once, once per blob and
+  // again for each destination whose upload is retried.
+  virtual std::expected<void, std::string> read(const oci::Descriptor& blob, const http::BodySink& sink) = 0;
 };
 
 // Pushes `image` to every destination concurrently; a failing destination
 // never stops the others. Each blob is read from the layout once and
 // streamed to every destination that lacks it at the same time. Per
 // destination the order is: blobs, platform manifests, attestation
-// manifests, the root by digest, then each tag. Returns one result per
-// destination, in the order given.
+// manifests, referrer manifests, the root by digest, the referrers'
+// fallback tags where the registry has no referrers API, then each tag.
+// Returns one result per destination, in the order given.
 std::vector<DestinationResult> push_image(const oci::Image& image, const std::vector<Destination>& destinations,
                                           Observer& observer, const std::atomic<bool>& cancelled,
                                           const PushOptions& options = {});
+
+// Same as above, but reads blobs from `blobs` instead of the image's layout,
+// so `image` may be built in memory with no layout directory.
+std::vector<DestinationResult> push_image(const oci::Image& image, BlobStore& blobs,
+                                          const std::vector<Destination>& destinations, Observer& observer,
+                                          const std::atomic<bool>& cancelled, const PushOptions& options = {});
 
 }  // namespace multipush::push

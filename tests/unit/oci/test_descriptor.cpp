@@ -104,3 +104,44 @@ TEST_CASE("manifest and index parsing") {
   REQUIRE_FALSE(schema1.has_value());
   CHECK(schema1.error().find("schemaVersion") != std::string::npos);
 }
+
+TEST_CASE("distribution sources for one host") {
+  Descriptor descriptor;
+  descriptor.annotations["containerd.io/distribution.source.ghcr.io"] = "acme/base, acme/app,acme/base";
+  descriptor.annotations["containerd.io/distribution.source.quay.io"] = "other/repo";
+  descriptor.annotations["org.opencontainers.image.title"] = "layer";
+
+  CHECK(distribution_sources(descriptor, "ghcr.io") == std::vector<std::string>{"acme/base", "acme/app"});
+  CHECK(distribution_sources(descriptor, "GHCR.io") == std::vector<std::string>{"acme/base", "acme/app"});
+  CHECK(distribution_sources(descriptor, "quay.io") == std::vector<std::string>{"other/repo"});
+  CHECK(distribution_sources(descriptor, "docker.io").empty());
+  CHECK(distribution_sources(descriptor, "ghcr.io:443").empty());
+}
+
+TEST_CASE("distribution sources with a port") {
+  Descriptor descriptor;
+  descriptor.annotations["containerd.io/distribution.source.127.0.0.1:5000"] = "mirror/source";
+  CHECK(distribution_sources(descriptor, "127.0.0.1:5000") == std::vector<std::string>{"mirror/source"});
+  CHECK(distribution_sources(descriptor, "127.0.0.1:5001").empty());
+  CHECK(distribution_sources(descriptor, "127.0.0.1").empty());
+}
+
+TEST_CASE("distribution sources on docker hub") {
+  Descriptor descriptor;
+  descriptor.annotations["containerd.io/distribution.source.registry-1.docker.io"] = "library/alpine";
+  descriptor.annotations["containerd.io/distribution.source.ghcr.io"] = "acme/base";
+
+  // Hub's three names are one registry; no other host's hint reaches it.
+  CHECK(distribution_sources(descriptor, "docker.io") == std::vector<std::string>{"library/alpine"});
+  CHECK(distribution_sources(descriptor, "index.docker.io") == std::vector<std::string>{"library/alpine"});
+  CHECK(distribution_sources(descriptor, "registry-1.docker.io") == std::vector<std::string>{"library/alpine"});
+  CHECK(distribution_sources(descriptor, "ghcr.io") == std::vector<std::string>{"acme/base"});
+}
+
+TEST_CASE("distribution sources skip invalid names") {
+  Descriptor descriptor;
+  descriptor.annotations["containerd.io/distribution.source.ghcr.io"] =
+      "Acme/Upper,acme/app?x=1,,acme//double,-acme/dash,acme/ok__name,acme/a--b,acme/a.b_c,../up,acme/end-";
+  CHECK(distribution_sources(descriptor, "ghcr.io") ==
+        std::vector<std::string>{"acme/ok__name", "acme/a--b", "acme/a.b_c"});
+}

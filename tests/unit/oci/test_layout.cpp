@@ -229,3 +229,78 @@ TEST_CASE("layout index without attestations") {
   const Image again = without_attestations(stripped);
   CHECK(again.root.bytes == stripped.root.bytes);
 }
+
+TEST_CASE("layout mount hints from annotations") {
+  TempDir temp;
+  LayoutBuilder builder(temp.path());
+  const std::string source_key = "containerd.io/distribution.source.ghcr.io";
+  const auto config = builder.add_blob(R"({"architecture":"amd64","os":"linux"})",
+                                       std::string(media_type::kOciConfig));
+  auto hinted_layer = builder.add_blob("layer with a hint", "application/vnd.oci.image.layer.v1.tar+gzip");
+  hinted_layer["annotations"] = {{source_key, "acme/layer-home,acme/base"}};
+  const auto plain_layer = builder.add_blob("layer without a hint", "application/vnd.oci.image.layer.v1.tar+gzip");
+  const nlohmann::json manifest = {{"schemaVersion", 2},
+                                   {"mediaType", media_type::kOciManifest},
+                                   {"config", config},
+                                   {"layers", {hinted_layer, plain_layer}}};
+  auto entry = builder.add_blob(manifest.dump(), std::string(media_type::kOciManifest));
+  entry["annotations"] = {{source_key, "acme/base"},
+                          {"containerd.io/distribution.source.quay.io", "acme/elsewhere"}};
+  builder.add_entry(entry, "latest");
+  auto image = load_image(temp.path(), {});
+  REQUIRE_MESSAGE(image.has_value(), image.error());
+
+  // The blob's own hints come first, then the root entry's, without repeats.
+  CHECK(image->mount_hints(hinted_layer["digest"].get<std::string>(), "ghcr.io") ==
+        std::vector<std::string>{"acme/layer-home", "acme/base"});
+  CHECK(image->mount_hints(plain_layer["digest"].get<std::string>(), "ghcr.io") ==
+        std::vector<std::string>{"acme/base"});
+  CHECK(image->mount_hints(config["digest"].get<std::string>(), "quay.io") ==
+        std::vector<std::string>{"acme/elsewhere"});
+  CHECK(image->mount_hints(plain_layer["digest"].get<std::string>(), "docker.io").empty());
+  // A digest the image does not list gets no hints from the root.
+  CHECK(image->mount_hints("sha256:" + std::string(64, '0'), "ghcr.io").empty());
+}
+
+TEST_CASE("layout mount hints from a platform entry") {
+  TempDir temp;
+  LayoutBuilder builder(temp.path());
+  auto amd64 = builder.add_image_manifest("linux", "amd64", "hints");
+  const auto arm64 = builder.add_image_manifest("linux", "arm64", "hints");
+  amd64["annotations"] = {{"containerd.io/distribution.source.ghcr.io", "acme/amd64-only"}};
+  const nlohmann::json index = {
+      {"schemaVersion", 2}, {"mediaType", media_type::kOciIndex}, {"manifests", {amd64, arm64}}};
+  builder.add_entry(builder.add_blob(index.dump(), std::string(media_type::kOciIndex)));
+  auto image = load_image(temp.path(), {});
+  REQUIRE_MESSAGE(image.has_value(), image.error());
+
+  const auto& amd64_layers = image->platforms[0].manifest.layers;
+  const auto& arm64_layers = image->platforms[1].manifest.layers;
+  // The larger layer is the platform's own; the first one both platforms share.
+  CHECK(image->mount_hints(amd64_layers[1].digest, "ghcr.io") == std::vector<std::string>{"acme/amd64-only"});
+  CHECK(image->mount_hints(amd64_layers[0].digest, "ghcr.io") == std::vector<std::string>{"acme/amd64-only"});
+  CHECK(image->mount_hints(arm64_layers[1].digest, "ghcr.io").empty());
+}
+
+TEST_CASE("layout blobs include referrer blobs") {
+  TempDir temp;
+  LayoutBuilder builder(temp.path());
+  builder.add_entry(builder.add_two_platform_index("r"));
+  auto image = load_image(temp.path(), {});
+  REQUIRE(image.has_value());
+  const std::size_t before = image->blobs().size();
+
+  ChildManifest referrer;
+  referrer.manifest.config.digest = sha256_digest("{}");
+  referrer.manifest.config.size = 2;
+  Descriptor sbom;
+  sbom.digest = sha256_digest("sbom");
+  sbom.size = 4;
+  referrer.manifest.layers.push_back(sbom);
+  image->referrers.push_back(referrer);
+
+  const auto blobs = image->blobs();
+  REQUIRE(blobs.size() == before + 2);
+  CHECK(blobs[before].digest == sha256_digest("{}"));
+  CHECK(blobs[before + 1].digest == sbom.digest);
+}

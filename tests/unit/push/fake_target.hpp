@@ -199,6 +199,18 @@ class FakeRegistry final : public push::detail::Target {
     return std::optional<std::string>(oci::sha256_digest(found->second));
   }
 
+  registry::Result<void> add_referrer(const std::string& repository, const std::string& subject_digest,
+                                      const oci::Descriptor& referrer) override {
+    if (auto error = record("REFERRER " + repository + " " + subject_digest + " " + referrer.digest)) {
+      return std::unexpected(*error);
+    }
+    std::lock_guard lock(mutex_);
+    if (!manifests_[repository].contains(referrer.digest)) {
+      return std::unexpected(error_for(404, "GET", "referrer manifest unknown: " + referrer.digest, false, false));
+    }
+    return {};
+  }
+
   // Number of calls that start with `prefix`.
   int count_calls(const std::string& prefix) {
     std::lock_guard lock(mutex_);

@@ -2,6 +2,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "multipush/oci/digest.hpp"
+#include "multipush/push/push.hpp"
 
 #include "oci/layout_builder.hpp"
 #include "push/fake_target.hpp"
@@ -270,4 +279,307 @@ TEST_CASE("push engine cancelled before start") {
   CHECK_FALSE(results[0].ok);
   CHECK(results[0].error.find("interrupted") != std::string::npos);
   CHECK_FALSE(registry.manifest("acme/app", "latest").has_value());
+}
+
+namespace {
+
+const std::string kSourceKey = "containerd.io/distribution.source.fake.invalid";
+
+// Pushes the sample image to `repository`, so that the registry contains every blob there.
+void seed(FakeRegistry& registry, const oci::Image& image, const std::string& repository) {
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+  const auto seeded = push::detail::push_to_targets(image, {destination(repository, {})}, {&registry}, observer,
+                                                    cancelled, kFastRetry);
+  REQUIRE_MESSAGE(seeded[0].ok, seeded[0].error);
+}
+
+}  // namespace
+
+TEST_CASE("push engine mounts from annotated repository") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  FakeRegistry registry;
+  seed(registry, image, "acme/base");
+  image.root.descriptor.annotations[kSourceKey] = "acme/base";
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry);
+  REQUIRE(results.size() == 1);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(results[0].blobs_mounted == 8);
+  CHECK(results[0].blobs_uploaded == 0);
+  CHECK(observer.count("acme/app", "mounted") == 8);
+  CHECK(registry.count_calls("MOUNT acme/app") == 8);
+  CHECK(registry.count_calls("PUT-BLOB acme/app") == 0);
+  CHECK(registry.count_calls("POST acme/app") == 0);
+  for (const auto& call : registry.calls_for("acme/app")) {
+    if (call.starts_with("MOUNT")) {
+      CHECK(call.ends_with(" from acme/base"));
+    }
+  }
+  CHECK(registry.manifest("acme/app", "1.2.3") == image.root.bytes);
+}
+
+TEST_CASE("push engine mount hint answered 202") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  FakeRegistry registry;
+  // The annotation names a repository that does not hold the blobs, so the
+  // registry opens an upload session instead of mounting.
+  image.root.descriptor.annotations[kSourceKey] = "acme/stale,acme/other";
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(results[0].blobs_uploaded == 8);
+  // One mount per blob: the session of the first 202 carries the upload,
+  // with no second mount and no POST of its own.
+  CHECK(registry.count_calls("MOUNT acme/app") == 8);
+  CHECK(registry.count_calls("POST acme/app") == 0);
+  CHECK(registry.count_calls("PUT-BLOB acme/app") == 8);
+}
+
+TEST_CASE("push engine ignores hints for other hosts") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  FakeRegistry registry;
+  seed(registry, image, "acme/base");
+  image.root.descriptor.annotations["containerd.io/distribution.source.ghcr.io"] = "acme/base";
+  image.root.descriptor.annotations["containerd.io/distribution.source.fake.invalid:5000"] = "acme/base";
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(registry.count_calls("MOUNT") == 0);
+  CHECK(results[0].blobs_uploaded == 8);
+}
+
+TEST_CASE("push engine sends docker hub only its own hints") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  FakeRegistry registry;
+  seed(registry, image, "library/base");
+  image.root.descriptor.annotations["containerd.io/distribution.source.ghcr.io"] = "library/base";
+  auto hub = destination("acme/app");
+  hub.registry = "docker.io";
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  auto results = push::detail::push_to_targets(image, {hub}, {&registry}, observer, cancelled, kFastRetry);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(registry.count_calls("MOUNT") == 0);
+
+  // A hint recorded under another of Hub's names is for the same registry.
+  image.root.descriptor.annotations["containerd.io/distribution.source.registry-1.docker.io"] = "library/base";
+  hub.repository = "acme/second";
+  results = push::detail::push_to_targets(image, {hub}, {&registry}, observer, cancelled, kFastRetry);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(registry.count_calls("MOUNT acme/second") == 8);
+  CHECK(results[0].blobs_mounted == 8);
+}
+
+TEST_CASE("push engine skips hint naming the destination") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  FakeRegistry registry;
+  image.root.descriptor.annotations[kSourceKey] = "acme/app";
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(registry.count_calls("MOUNT") == 0);
+}
+
+namespace {
+
+// Blobs served from memory, counting how often each one is read.
+class MemoryStore final : public push::BlobStore {
+ public:
+  void add(const std::string& bytes) { blobs_[oci::sha256_digest(bytes)] = bytes; }
+  void add_from_layout(const oci::Image& image) {
+    for (const auto& blob : image.blobs()) {
+      std::ifstream file(image.blob_path(blob.digest), std::ios::binary);
+      add(std::string(std::istreambuf_iterator<char>(file), {}));
+    }
+  }
+
+  std::expected<void, std::string> read(const oci::Descriptor& blob, const http::BodySink& sink) override {
+    std::string bytes;
+    {
+      std::lock_guard lock(mutex_);
+      ++reads_[blob.digest];
+      if (failing_ == blob.digest) {
+        return std::unexpected("cannot download blob " + blob.digest + ": HTTP 500");
+      }
+      const auto found = blobs_.find(blob.digest);
+      if (found == blobs_.end()) {
+        return std::unexpected("blob " + blob.digest + " was not found");
+      }
+      bytes = found->second;
+    }
+    // Deliver in uneven pieces, as a network read does.
+    for (std::size_t offset = 0; offset < bytes.size();) {
+      const std::size_t count = std::min<std::size_t>(7919, bytes.size() - offset);
+      if (!sink(bytes.data() + offset, count)) {
+        return std::unexpected("the consumer of blob " + blob.digest + " stopped reading");
+      }
+      offset += count;
+    }
+    return {};
+  }
+
+  int reads(const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    return reads_[digest];
+  }
+  int total_reads() {
+    std::lock_guard lock(mutex_);
+    int total = 0;
+    for (const auto& [digest, count] : reads_) {
+      total += count;
+    }
+    return total;
+  }
+  void fail(const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    failing_ = digest;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::string> blobs_;
+  std::map<std::string, int> reads_;
+  std::string failing_;
+};
+
+}  // namespace
+
+TEST_CASE("push engine reads blobs from a store once") {
+  TempDir temp;
+  const auto image = load_sample(temp);
+  MemoryStore store;
+  store.add_from_layout(image);
+  // Without the layout's blob files, every byte has to come from the store.
+  std::filesystem::remove_all(temp.path() / "blobs" / "sha256");
+  FakeRegistry first;
+  FakeRegistry second;
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results =
+      push::detail::push_to_targets(image, {destination("acme/app"), destination("acme/app")}, {&first, &second},
+                                    observer, cancelled, kFastRetry, {}, &store);
+  for (const auto& result : results) {
+    CHECK_MESSAGE(result.ok, result.error);
+    CHECK(result.blobs_uploaded == 8);
+  }
+  for (const auto& blob : image.blobs()) {
+    CHECK(store.reads(blob.digest) == 1);
+    CHECK(first.has_blob("acme/app", blob.digest));
+    CHECK(second.has_blob("acme/app", blob.digest));
+  }
+  CHECK(first.manifest("acme/app", "latest") == image.root.bytes);
+  CHECK(second.manifest("acme/app", "latest") == image.root.bytes);
+}
+
+TEST_CASE("push engine store retry reads again for one destination") {
+  TempDir temp;
+  const auto image = load_sample(temp);
+  MemoryStore store;
+  store.add_from_layout(image);
+  FakeRegistry steady;
+  FakeRegistry flaky;
+  flaky.broken_uploads = 1;
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results =
+      push::detail::push_to_targets(image, {destination("acme/app"), destination("acme/app")}, {&steady, &flaky},
+                                    observer, cancelled, kFastRetry, {}, &store);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK_MESSAGE(results[1].ok, results[1].error);
+  // Every blob is read once for both, and the broken upload reads its blob
+  // once more for the flaky registry alone.
+  CHECK(store.total_reads() == 9);
+  CHECK(steady.count_calls("PUT-BLOB") == 8);
+  CHECK(flaky.count_calls("PUT-BLOB") == 9);
+}
+
+TEST_CASE("push engine store failure fails destination") {
+  TempDir temp;
+  const auto image = load_sample(temp);
+  MemoryStore store;
+  store.add_from_layout(image);
+  const std::string broken = image.blobs().back().digest;
+  store.fail(broken);
+  FakeRegistry registry;
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry, {}, &store);
+  CHECK_FALSE(results[0].ok);
+  CHECK(results[0].error.find(broken) != std::string::npos);
+  CHECK(results[0].error.find("HTTP 500") != std::string::npos);
+  CHECK_FALSE(registry.has_blob("acme/app", broken));
+  CHECK(registry.count_calls("PUT-MANIFEST") == 0);
+  CHECK(results[0].tags.empty());
+}
+
+TEST_CASE("push engine pushes referrers before the root") {
+  TempDir temp;
+  auto image = load_sample(temp);
+  MemoryStore store;
+  store.add_from_layout(image);
+  const std::string empty_config = "{}";
+  const std::string sbom = R"({"spdxVersion":"SPDX-2.3"})";
+  store.add(empty_config);
+  store.add(sbom);
+  const nlohmann::json referrer_json = {
+      {"schemaVersion", 2},
+      {"mediaType", oci::media_type::kOciManifest},
+      {"artifactType", "application/vnd.example.sbom.v1+json"},
+      {"config", {{"mediaType", oci::media_type::kOciEmpty}, {"digest", oci::sha256_digest(empty_config)}, {"size", 2}}},
+      {"layers",
+       {{{"mediaType", "application/spdx+json"}, {"digest", oci::sha256_digest(sbom)}, {"size", sbom.size()}}}},
+      {"subject",
+       {{"mediaType", oci::media_type::kOciIndex}, {"digest", image.digest()}, {"size", image.root.bytes.size()}}}};
+  oci::ChildManifest referrer;
+  referrer.stored.bytes = referrer_json.dump();
+  referrer.stored.descriptor.media_type = oci::media_type::kOciManifest;
+  referrer.stored.descriptor.digest = oci::sha256_digest(referrer.stored.bytes);
+  referrer.stored.descriptor.size = referrer.stored.bytes.size();
+  auto parsed = oci::parse_manifest(referrer.stored.bytes);
+  REQUIRE(parsed.has_value());
+  referrer.manifest = *parsed;
+  image.referrers.push_back(referrer);
+  FakeRegistry registry;
+  RecordingObserver observer;
+  std::atomic<bool> cancelled{false};
+
+  const auto results = push::detail::push_to_targets(image, {destination("acme/app")}, {&registry}, observer,
+                                                     cancelled, kFastRetry, {}, &store);
+  CHECK_MESSAGE(results[0].ok, results[0].error);
+  CHECK(results[0].blobs_uploaded == 10);
+
+  const auto calls = registry.calls_for("acme/app");
+  const std::string& referrer_digest = referrer.stored.descriptor.digest;
+  const size_t referrer_position = first_index(calls, "PUT-MANIFEST acme/app " + referrer_digest);
+  const size_t root_position = first_index(calls, "PUT-MANIFEST acme/app " + image.digest());
+  const size_t listed_position = first_index(calls, "REFERRER acme/app " + image.digest() + " " + referrer_digest);
+  const size_t tag_position = first_index(calls, "PUT-MANIFEST acme/app 1.2.3");
+  CHECK(last_index(calls, "PUT-BLOB") < referrer_position);
+  CHECK(referrer_position < root_position);
+  CHECK(root_position < listed_position);
+  CHECK(listed_position < tag_position);
+  CHECK(tag_position < calls.size());
 }
