@@ -23,9 +23,13 @@ FUZZ_SECONDS=${MULTIPUSH_FUZZ_SECONDS:-10}
 SANITIZE=${MULTIPUSH_SANITIZE:-1}
 FUZZ_TARGETS=(reference challenge manifest config event)
 # The integration suites that the sanitizer build runs: token auth and the
-# preflight, credential helpers and the command line.
+# preflight, short-lived tokens, credential helpers, the command line, secret
+# canaries, TLS with certs.d and client certificates, and credentials over
+# plain HTTP.
 SANITIZE_SUITES=(tests/integration/test_auth.py tests/integration/test_credentials.py
-                 tests/integration/test_plugin_cli.py)
+                 tests/integration/test_plugin_cli.py tests/integration/test_canaries.py
+                 tests/integration/test_tls.py tests/integration/test_tokens.py
+                 tests/integration/test_plain_http.py tests/integration/test_preflight.py)
 
 failed=()
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "multipush/output/redact.hpp"
@@ -14,14 +15,45 @@ namespace {
 constexpr std::chrono::seconds kMinTokenLifetime{60};
 constexpr std::chrono::seconds kTokenRequestTimeout{60};
 
+// Orders actions as "pull", "push", then the others alphabetically, so that
+// "push,pull" from a challenge and "pull,push" from the caller are one scope.
+bool action_before(const std::string& left, const std::string& right) {
+  auto rank = [](const std::string& action) {
+    if (action == "pull") return 0;
+    if (action == "push") return 1;
+    return 2;
+  };
+  if (rank(left) != rank(right)) return rank(left) < rank(right);
+  return left < right;
+}
+
 std::string scopes_for_request(const Challenge& challenge, const std::vector<std::string>& scopes) {
-  std::set<std::string> all(scopes.begin(), scopes.end());
-  // The challenge may name a scope of its own (the one the failed request
-  // needed); it joins the ones the caller asked for.
+  // Actions per resource ("type:name"), merged from the caller's scopes and
+  // the challenge's. The challenge may name a scope of its own (the one the
+  // failed request needed).
+  std::map<std::string, std::set<std::string, decltype(&action_before)>> actions_of;
+  std::set<std::string> unparsed;
+  auto add = [&](const Scope& scope, const std::string& text) {
+    if (scope.type.empty()) {
+      unparsed.insert(text);
+      return;
+    }
+    auto& actions = actions_of.try_emplace(scope.type + ":" + scope.name, &action_before).first->second;
+    actions.insert(scope.actions.begin(), scope.actions.end());
+  };
+  for (const auto& scope : scopes) add(parse_scope(scope), scope);
   for (const auto& scope : parse_scopes(challenge.param("scope"))) {
-    if (scope.type.empty()) continue;
-    std::string text = scope.type + ":" + scope.name + ":";
-    for (size_t i = 0; i < scope.actions.size(); ++i) text += (i ? "," : "") + scope.actions[i];
+    if (!scope.type.empty()) add(scope, "");
+  }
+
+  std::set<std::string> all = unparsed;
+  for (const auto& [resource, actions] : actions_of) {
+    std::string text = resource + ":";
+    bool first = true;
+    for (const auto& action : actions) {
+      text += (first ? "" : ",") + action;
+      first = false;
+    }
     all.insert(text);
   }
   std::string joined;
@@ -173,7 +205,7 @@ std::expected<std::string, AuthError> Authenticator::authorization(const std::ve
     TokenCache::Key key{bearer->param("realm"), bearer->param("service"),
                         split_spaces(scopes_for_request(*bearer, scopes)), credential_identity_};
     if (renew) cache_.erase(key);
-    if (auto cached = cache_.get(key, Clock::now())) return "Bearer " + *cached;
+    if (auto cached = cache_.get(key, options_.now())) return "Bearer " + *cached;
     auto token = fetch_token(*bearer, key.scopes);
     if (!token) return std::unexpected(token.error());
     std::string value = "Bearer " + token->value;
@@ -307,7 +339,7 @@ std::expected<Token, AuthError> Authenticator::token_from_response(
                                          " to a token request",
                                      false, retryable, false});
   }
-  auto token = parse_token_response(response->body, Clock::now());
+  auto token = parse_token_response(response->body, options_.now());
   if (!token) {
     return std::unexpected(AuthError{"the token server " + realm + " sent an invalid token response: " + token.error(),
                                      false, false, false});

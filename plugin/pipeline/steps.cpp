@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <future>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -46,28 +49,80 @@ build::Request build_request(const Plan& plan, const Options& options, const std
   return request;
 }
 
+namespace {
+
+// The push check of one repository, run by the thread of its registry.
+struct PushCheck {
+  const DestinationPlan* destination = nullptr;
+  registry::Result<void> access;
+  double seconds = 0;
+};
+
+// Checks each repository of one registry in turn and stops at the first
+// failure, because one failure leaves the registry out of the whole push.
+std::vector<PushCheck> check_registry(registry::RegistryClient& client,
+                                      const std::vector<const DestinationPlan*>& destinations) {
+  std::vector<PushCheck> checks;
+  for (const DestinationPlan* destination : destinations) {
+    auto started = std::chrono::steady_clock::now();
+    // Starts an upload session and cancels it, so the check needs the push
+    // right itself rather than a token that merely names it.
+    auto access = client.check_push_access(destination->repository.repository);
+    checks.push_back({destination, std::move(access), seconds_since(started)});
+    if (!checks.back().access) break;
+  }
+  return checks;
+}
+
+}  // namespace
+
 std::vector<std::string> preflight(const Plan& plan, Clients& clients, output::Printer& printer,
                                    report::RunLog& log) {
   std::vector<std::string> refused;
   if (plan.config.push.preflight == config::Preflight::off) return refused;
   printer.step("Checking credentials");
-  auto is_refused = [&refused](const std::string& registry) {
-    return std::find(refused.begin(), refused.end(), registry) != refused.end();
-  };
-  std::set<std::string> checked;
+
+  // Each repository once, grouped by registry, in the order of the plan.
+  std::vector<std::string> registries;
+  std::map<std::string, std::vector<const DestinationPlan*>> destinations_of;
+  std::set<std::string> planned;
   for (const auto& target : plan.targets) {
     for (const auto& destination : target.destinations) {
-      if (is_refused(destination.registry)) continue;
-      if (!checked.insert(destination.repository.name()).second) continue;
-      auto started = std::chrono::steady_clock::now();
-      // Starts an upload session and cancels it, so the check needs the push
-      // right itself rather than a token that merely names it.
-      auto access = clients.at(destination.registry)->check_push_access(destination.repository.repository);
+      if (!planned.insert(destination.repository.name()).second) continue;
+      auto& list = destinations_of[destination.registry];
+      if (list.empty()) registries.push_back(destination.registry);
+      list.push_back(&destination);
+    }
+  }
+
+  // One thread per registry, so an unreachable registry delays the check by
+  // its own timeout only. Each client is used by one thread alone. The
+  // messages and the preflight events are written afterwards from this
+  // thread, so their order does not depend on which registry responds first.
+  std::vector<std::future<std::vector<PushCheck>>> pending;
+  for (const auto& registry : registries) {
+    registry::RegistryClient& client = *clients.at(registry);
+    pending.push_back(std::async(std::launch::async, check_registry, std::ref(client),
+                                 std::cref(destinations_of.at(registry))));
+  }
+  std::map<const DestinationPlan*, PushCheck> results;
+  for (auto& future : pending) {
+    for (auto& check : future.get()) results.emplace(check.destination, std::move(check));
+  }
+
+  // Output in the order of the plan, as a check of one repository after
+  // another would print it.
+  for (const auto& target : plan.targets) {
+    for (const auto& destination : target.destinations) {
+      auto found = results.find(&destination);
+      if (found == results.end()) continue;
+      const PushCheck& check = found->second;
+      const auto& access = check.access;
       log.write("preflight", {{"registry", destination.registry},
                               {"repository", destination.repository.repository},
                               {"right", "push"},
                               {"ok", access.has_value()},
-                              {"seconds", seconds_since(started)},
+                              {"seconds", check.seconds},
                               {"error", access ? "" : access.error().str()}});
       if (access) {
         printer.info(fmt::format("  {}: push allowed", destination.repository.name()));

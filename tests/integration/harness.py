@@ -672,3 +672,122 @@ def write_small_project(directory: Path, registries_yaml: str, image: str, tag: 
         f"tags:\n  - type=raw,value={tag}\n"
         "push:\n  when: always\n")
     return directory
+
+
+# Plain HTTP registries with authentication, and token issuers with their own users
+
+
+def wait_for_port(port: int, process: subprocess.Popen, name: str, log_file: Path,
+                  timeout: float = 20.0) -> None:
+    """Wait until something accepts connections on 127.0.0.1:`port`; fail when `process` exits or time runs out."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited with {process.returncode}: see {log_file}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{name} on port {port} timed out starting: see {log_file}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """End a process that a test started, by its PID: SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+class TokenIssuer:
+    """tests/support/token_issuer.py over plain HTTP on 127.0.0.1 with the users of a test, stopped by its PID.
+
+    It signs with the session's signing key, so a registry whose `rootcertbundle` is the
+    session's CA accepts its tokens. `users` has the form that token_issuer.py documents.
+    """
+
+    ISSUER = "multipush-test-issuer-own-users"
+    SERVICE = "multipush-test-registry-own-users"
+
+    def __init__(self, directory: Path, registries: Registries, users: dict):
+        directory.mkdir(parents=True, exist_ok=True)
+        ca_dir = Path(registries.environment["dir"]) / "ca"
+        self.ca_file = registries.ca_file
+        self.users_file = directory / "users.json"
+        self.users_file.write_text(json.dumps({"users": users, "anonymous": {"access": []}}, indent=2) + "\n")
+        self.users_file.chmod(0o600)
+        self.request_log = directory / "token-requests.jsonl"
+        self.log_file = directory / "issuer.log"
+        self.port = registry_launcher.free_port()
+        self.url = f"http://127.0.0.1:{self.port}/token"
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["/usr/bin/python3", str(SUPPORT_DIR / "token_issuer.py"), "--port", str(self.port),
+                 "--signing-key", str(ca_dir / "signing.key"), "--signing-cert", str(ca_dir / "signing.crt"),
+                 "--users", str(self.users_file), "--issuer", self.ISSUER, "--service", self.SERVICE,
+                 "--request-log", str(self.request_log)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.port, self.process, "token_issuer.py", self.log_file)
+        except BaseException:
+            stop_process(self.process)
+            raise
+
+    def auth_yaml(self) -> str:
+        """The registry's `auth:` body that trusts this issuer."""
+        return (f"token:\n  realm: {self.url}\n  service: {self.SERVICE}\n  issuer: {self.ISSUER}\n"
+                f"  rootcertbundle: {self.ca_file}\n")
+
+    def requests(self) -> list[dict]:
+        """The token requests logged so far, oldest first."""
+        if not self.request_log.exists():
+            return []
+        return [json.loads(line) for line in self.request_log.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class PlainAuthRegistry:
+    """One `docker-registry serve` over plain HTTP on 127.0.0.1 with an `auth:` block, stopped by its PID."""
+
+    def __init__(self, directory: Path, auth_yaml: str):
+        import secrets
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = registry_launcher.free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        lines = ["version: 0.1", "log:", "  level: info", "storage:", "  filesystem:",
+                 f"    rootdirectory: {directory / 'storage'}", "  delete:", "    enabled: true",
+                 "http:", f"  addr: 127.0.0.1:{self.port}", f"  secret: {secrets.token_hex(16)}", "auth:"]
+        lines += [f"  {line}" for line in auth_yaml.splitlines()]
+        config = directory / "config.yml"
+        config.write_text("\n".join(lines) + "\n")
+        self.log_file = directory / "registry.log"
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
+        try:
+            wait_for_port(self.port, self.process, "docker-registry", self.log_file)
+        except BaseException:
+            stop_process(self.process)
+            raise
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def htpasswd_auth_yaml(path: Path, users: dict[str, str]) -> str:
+    """Write an htpasswd file (bcrypt) for `users` (name to password); return the registry's `auth:` body."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [check(run(["htpasswd", "-Bbn", user, password])).stdout.strip() for user, password in users.items()]
+    path.write_text("".join(line + "\n" for line in lines))
+    path.chmod(0o600)
+    return f"htpasswd:\n  realm: Registry Realm\n  path: {path}\n"

@@ -32,8 +32,12 @@ Users come from a JSON file:
     }
 
 `name` is an fnmatch pattern. A user without `password` can only sign in with
-one of its `refresh_tokens` (an identity token). Every request is appended as
-one JSON line to the `--request-log` file, without passwords or tokens.
+one of its `refresh_tokens` (an identity token). A user with
+`"expired_tokens": N` gets N tokens whose `exp` claim lies an hour in the
+past while the response still states `expires_in`: the registry rejects them
+with `invalid_token`, as it does a token that expired during a long push.
+Later tokens are valid. Every request is appended as one JSON line to the
+`--request-log` file, without passwords or tokens.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+
+# How long before the request an `expired_tokens` token counts as signed: far
+# more than the clock leeway that a registry allows for `exp`.
+EXPIRED_TOKEN_AGE_SECONDS = 3600
 
 
 class AuthError(Exception):
@@ -84,6 +93,9 @@ class Issuer:
         # Refresh tokens handed out with offline_token=true or access_type=offline,
         # mapped to their user. Static identity tokens from the users file are added too.
         self.refresh_tokens: dict[str, str] = {}
+        # Tokens still to be signed as expired, per user (`expired_tokens`).
+        self.expired_left: dict[str, int] = {name: int(user.get("expired_tokens", 0))
+                                             for name, user in self.users.items()}
         for name, user in self.users.items():
             for token in user.get("refresh_tokens", []):
                 self.refresh_tokens[token] = name
@@ -162,16 +174,28 @@ class Issuer:
             return int(self.users[username]["expires_in"])
         return self.expires_in
 
+    def take_expired(self, username: str | None) -> bool:
+        """Return whether the next token of `username` is to be signed as expired, counting it."""
+        if username is None:
+            return False
+        with self.lock:
+            if self.expired_left.get(username, 0) <= 0:
+                return False
+            self.expired_left[username] -= 1
+            return True
+
     def sign(self, username: str | None, access: list[dict]) -> tuple[str, int, str]:
         now = int(time.time())
         lifetime = self.token_lifetime(username)
+        # An expired token is signed as if issued an hour ago.
+        signed_at = now - EXPIRED_TOKEN_AGE_SECONDS if self.take_expired(username) else now
         claims = {
             "iss": self.issuer,
             "sub": username or "",
             "aud": self.service,
-            "exp": now + lifetime,
-            "nbf": now - 1,
-            "iat": now,
+            "exp": signed_at + lifetime,
+            "nbf": signed_at - 1,
+            "iat": signed_at,
             "jti": uuid.uuid4().hex,
             "access": access,
         }

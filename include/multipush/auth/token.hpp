@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <expected>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,9 @@ struct AuthenticatorOptions {
   // returns is used for later requests. A token server that answers the POST
   // with 404 or 405 gets the GET form instead.
   bool oauth_password = false;
+  // The clock that token lifetimes are measured with. Tests replace it to
+  // move time forward without waiting.
+  std::function<Clock::time_point()> now = [] { return Clock::now(); };
 };
 
 // Chooses and builds the Authorization header for a registry from its

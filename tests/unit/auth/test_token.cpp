@@ -139,6 +139,24 @@ TEST_CASE("authenticator bearer anonymous and challenge scope") {
   CHECK(*value == "Bearer GET|service=registry.test&scope=repository%3Ax%2Fy%3Apull||");
 }
 
+TEST_CASE("challenge scope merges actions") {
+  multipush::test::EchoServer server;
+  multipush::http::Client client;
+  Authenticator authenticator(client, std::nullopt);
+  // distribution 2.8 writes "push,pull" in its challenges.
+  auto same = authenticator.authorization(bearer(server.url() + "/token", ",scope=\"repository:acme/app:push,pull\""),
+                                          {"repository:acme/app:pull,push"});
+  REQUIRE(same);
+  CHECK(*same == "Bearer GET|service=registry.test&scope=repository%3Aacme%2Fapp%3Apull%2Cpush||");
+
+  auto wider = authenticator.authorization(bearer(server.url() + "/token", ",scope=\"repository:acme/app:delete\""),
+                                           {"repository:acme/app:pull,push", "repository:acme/base:pull"});
+  REQUIRE(wider);
+  CHECK(*wider ==
+        "Bearer GET|service=registry.test&scope=repository%3Aacme%2Fapp%3Apull%2Cpush%2Cdelete"
+        "&scope=repository%3Aacme%2Fbase%3Apull||");
+}
+
 TEST_CASE("authenticator bearer cache and renew") {
   multipush::http::Client client;
   Credentials credentials;
@@ -245,4 +263,181 @@ TEST_CASE("authenticator password without oauth uses get") {
   auto value = authenticator.authorization(bearer(server.url() + "/token"), {"repository:acme/app:pull"});
   REQUIRE(value);
   CHECK(value->starts_with("Bearer GET|"));
+}
+
+// Token lifetimes against a token server in this process, with a manual
+// clock, so that no test waits for a token to expire.
+
+#include "auth/scripted_token_server.hpp"
+
+namespace {
+
+using multipush::test::RecordedRequest;
+using multipush::test::ScriptedTokenServer;
+
+// A clock that moves only when the test advances it.
+struct ManualClock {
+  Clock::time_point now = Clock::time_point{} + std::chrono::hours(24 * 365 * 50);
+};
+
+AuthenticatorOptions options_with(ManualClock& clock, bool oauth_password = false) {
+  AuthenticatorOptions options;
+  options.oauth_password = oauth_password;
+  options.now = [&clock] { return clock.now; };
+  return options;
+}
+
+std::vector<Challenge> challenge_for(const ScriptedTokenServer& server) {
+  return parse_challenges("Bearer realm=\"" + server.realm() + "\",service=\"registry.test\"");
+}
+
+Credentials password_credentials() {
+  Credentials credentials;
+  credentials.username = "alice";
+  credentials.password = "pw-1234";
+  return credentials;
+}
+
+const std::vector<std::string> kPushScope{"repository:acme/app:pull,push"};
+
+// The point at which a cached token counts as expired: its lifetime minus
+// the renewal margin.
+constexpr std::chrono::seconds kRenewAfter = std::chrono::seconds(60) - TokenCache::kRenewMargin;
+
+}  // namespace
+
+TEST_CASE("short-lived token reused for 60 s") {
+  ScriptedTokenServer server([](const RecordedRequest&, int number) {
+    return R"({"token":"short-)" + std::to_string(number) + R"(","expires_in":5})";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  auto start = clock.now;
+  Authenticator authenticator(client, password_credentials(), options_with(clock));
+
+  auto first = authenticator.authorization(challenge_for(server), kPushScope);
+  REQUIRE(first);
+  CHECK(*first == "Bearer short-1");
+
+  for (auto elapsed : {5s, 30s, kRenewAfter - 1s}) {
+    clock.now = start + elapsed;
+    auto again = authenticator.authorization(challenge_for(server), kPushScope);
+    REQUIRE(again);
+    CHECK(*again == "Bearer short-1");
+  }
+  CHECK(server.requests().size() == 1);
+
+  clock.now = start + kRenewAfter;
+  auto renewed = authenticator.authorization(challenge_for(server), kPushScope);
+  REQUIRE(renewed);
+  CHECK(*renewed == "Bearer short-2");
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("token without expires_in lives 60 s") {
+  ScriptedTokenServer server([](const RecordedRequest&, int number) {
+    return R"({"token":"plain-)" + std::to_string(number) + R"("})";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  auto start = clock.now;
+  Authenticator authenticator(client, password_credentials(), options_with(clock));
+
+  REQUIRE(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer plain-1");
+  clock.now = start + kRenewAfter - 1s;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer plain-1");
+  CHECK(server.requests().size() == 1);
+  clock.now = start + kRenewAfter;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer plain-2");
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("long-lived token follows expires_in") {
+  ScriptedTokenServer server([](const RecordedRequest&, int number) {
+    return R"({"token":"long-)" + std::to_string(number) + R"(","expires_in":300})";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  auto start = clock.now;
+  Authenticator authenticator(client, password_credentials(), options_with(clock));
+
+  REQUIRE(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer long-1");
+  clock.now = start + 300s - TokenCache::kRenewMargin - 1s;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer long-1");
+  clock.now = start + 300s - TokenCache::kRenewMargin;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer long-2");
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("renew replaces a valid token") {
+  ScriptedTokenServer server([](const RecordedRequest&, int number) {
+    return R"({"token":"renewable-)" + std::to_string(number) + R"(","expires_in":300})";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  Authenticator authenticator(client, password_credentials(), options_with(clock));
+
+  REQUIRE(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer renewable-1");
+  // A registry that responds with 401 and error="invalid_token" makes the
+  // client call again with `renew`.
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope, true) == "Bearer renewable-2");
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer renewable-2");
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("identity token flow renews short-lived token") {
+  // The server rotates the refresh token with every response, as OAuth2
+  // token servers may.
+  ScriptedTokenServer server([](const RecordedRequest&, int number) {
+    std::string suffix = std::to_string(number);
+    return R"({"access_token":"access-)" + suffix + R"(","expires_in":5,"refresh_token":"rotated-)" + suffix +
+           R"("})";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  auto start = clock.now;
+  Credentials credentials;
+  credentials.identity_token = "identity-9876";
+  Authenticator authenticator(client, credentials, options_with(clock));
+
+  REQUIRE(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer access-1");
+  clock.now = start + kRenewAfter - 1s;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer access-1");
+  clock.now = start + kRenewAfter;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer access-2");
+
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].method == "POST");
+  CHECK(requests[0].body.find("grant_type=refresh_token") != std::string::npos);
+  CHECK(requests[0].body.find("&refresh_token=identity-9876") != std::string::npos);
+  CHECK(requests[1].method == "POST");
+  CHECK(requests[1].body.find("grant_type=refresh_token") != std::string::npos);
+  CHECK(requests[1].body.find("&refresh_token=rotated-1") != std::string::npos);
+}
+
+TEST_CASE("password post flow renews with refresh token") {
+  ScriptedTokenServer server([](const RecordedRequest& request, int number) {
+    std::string suffix = std::to_string(number);
+    std::string body = R"({"access_token":"oauth-)" + suffix + R"(","expires_in":5)";
+    if (request.body.find("access_type=offline") != std::string::npos) {
+      body += R"(,"refresh_token":"offline-)" + suffix + "\"";
+    }
+    return body + "}";
+  });
+  multipush::http::Client client;
+  ManualClock clock;
+  auto start = clock.now;
+  Authenticator authenticator(client, password_credentials(), options_with(clock, true));
+
+  REQUIRE(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer oauth-1");
+  clock.now = start + kRenewAfter;
+  CHECK(authenticator.authorization(challenge_for(server), kPushScope) == "Bearer oauth-2");
+
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].body.find("grant_type=password") != std::string::npos);
+  CHECK(requests[1].body.find("grant_type=refresh_token") != std::string::npos);
+  CHECK(requests[1].body.find("&refresh_token=offline-1") != std::string::npos);
+  CHECK(requests[1].body.find("password=") == std::string::npos);
 }
