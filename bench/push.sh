@@ -65,6 +65,9 @@ layout="$work/layout"
 if [[ ! -f "$layout/index.json" ]]; then
   "$python" "$repo/bench/make_layout.py" "$layout" --layer-mib 90 --shared-mib 100 >/dev/null
 fi
+# Write the new layout out now, so that the first round does not share the
+# disk with its write-back.
+sync
 
 
 
@@ -155,6 +158,7 @@ for run in $(seq 1 "$runs"); do round "$run"; done
 if [[ "${BENCH_LARGE:-1}" != 0 ]]; then
   if [[ ! -f "$work/large/index.json" ]]; then
     "$python" "$repo/bench/make_layout.py" "$work/large" --layer-mib 1 --shared-mib 1024 >/dev/null
+    sync
   fi
   start_registries
   # shellcheck disable=SC2046

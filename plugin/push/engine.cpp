@@ -388,8 +388,9 @@ class BlobGroup {
   Clock::time_point started_;
 };
 
-// Every blob of the image and of its stripped copy, deduplicated, in the
-// order image.blobs() gives.
+// Returns every blob of the image and of its stripped copy, deduplicated,
+// largest first. The longest uploads then start together, and the small
+// blobs fill the remaining slots instead of delaying a large one.
 std::vector<oci::Descriptor> all_blobs(const oci::Image& image, const std::optional<oci::Image>& stripped) {
   std::vector<oci::Descriptor> blobs = image.blobs();
   if (stripped) {
@@ -401,6 +402,8 @@ std::vector<oci::Descriptor> all_blobs(const oci::Image& image, const std::optio
       }
     }
   }
+  std::stable_sort(blobs.begin(), blobs.end(),
+                   [](const oci::Descriptor& left, const oci::Descriptor& right) { return left.size > right.size; });
   return blobs;
 }
 

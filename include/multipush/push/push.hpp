@@ -60,7 +60,7 @@ struct PushOptions {
   int max_total_connections = 16;        // blob uploads in flight over every registry
   int concurrent_blobs = 4;              // blobs streamed at the same time; each buffers `ring_chunks` chunks
   std::size_t chunk_size = 256 * 1024;   // bytes read from the layout or blob store at a time
-  std::size_t ring_chunks = 8;           // chunks one blob may buffer for its slowest destination
+  std::size_t ring_chunks = 6;           // chunks one blob may buffer for its slowest destination
 };
 
 // Source of blob bytes for an image that is not in an OCI layout, such as
