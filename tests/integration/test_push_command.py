@@ -7,6 +7,7 @@ import hashlib
 import json
 import sys
 import tarfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,31 @@ def test_push_second_run_uploads_nothing(run_plugin, push_env, workdir, registri
     assert second.returncode == 0, second.describe()
     outcomes = {event["outcome"] for event in blob_events(workdir)}
     assert outcomes == {"skipped"}
+
+
+def test_push_reuploads_deleted_blob(run_plugin, push_env, workdir, registries):
+    layout, _ = make(workdir)
+    targets = destinations(registries, "acme/healed", "1.0.0")
+    first = push(run_plugin, workdir, layout, targets)
+    assert first.returncode == 0, first.describe()
+
+    # Delete the largest layer from the plain registry's repository.
+    blob_files = (layout / "blobs" / "sha256").iterdir()
+    deleted = "sha256:" + max(blob_files, key=lambda path: path.stat().st_size).name
+    entry = registries.entry("plain")
+    url = f"http://{entry['host']}/v2/acme/healed/blobs/{deleted}"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10) as response:
+        assert response.status == 202
+    status, _ = harness.registry_get(registries, "plain", f"/v2/acme/healed/blobs/{deleted}")
+    assert status == 404
+
+    second = push(run_plugin, workdir, layout, targets)
+    assert second.returncode == 0, second.describe()
+    uploaded = [(event["registry"], event["digest"]) for event in blob_events(workdir)
+                if event["outcome"] == "uploaded"]
+    assert uploaded == [(registries.host("plain"), deleted)]
+    status, _ = harness.registry_get(registries, "plain", f"/v2/acme/healed/blobs/{deleted}")
+    assert status == 200
 
 
 def test_push_by_digest_only(run_plugin, push_env, workdir, registries, skopeo):
