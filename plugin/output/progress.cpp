@@ -37,7 +37,13 @@ double rate(const Row& row) {
 }
 
 std::string describe(const Row& row) {
-  std::string text = fmt::format("{}: {} sent, {}/s, {}/{} blobs", row.name, format_bytes(row.bytes_sent),
+  // bytes_total counts every blob the registry may need. Skipped and
+  // mounted blobs are never sent, so the sent bytes can stay below it.
+  std::string sent = format_bytes(row.bytes_sent);
+  if (row.bytes_total > 0) {
+    sent += " of " + format_bytes(row.bytes_total);
+  }
+  std::string text = fmt::format("{}: {} sent, {}/s, {}/{} blobs", row.name, sent,
                                  format_bytes(static_cast<std::uint64_t>(rate(row))), row.blobs_done,
                                  row.blobs_total);
   if (row.blobs_failed > 0) {
@@ -100,14 +106,17 @@ struct Progress::Impl {
       return;
     }
     std::uint64_t sent = 0;
+    std::uint64_t bytes_total = 0;
     std::size_t done = 0;
     std::size_t total = 0;
     for (const auto& row : rows) {
       sent += row.bytes_sent;
+      bytes_total += row.bytes_total;
       done += row.blobs_done;
       total += row.blobs_total;
     }
-    printer.info(fmt::format("  total: {} sent, {}/{} blobs", format_bytes(sent), done, total));
+    printer.info(fmt::format("  total: {} of {} sent, {}/{} blobs", format_bytes(sent), format_bytes(bytes_total),
+                             done, total));
   }
 
   void tick() {
