@@ -791,3 +791,43 @@ def htpasswd_auth_yaml(path: Path, users: dict[str, str]) -> str:
     path.write_text("".join(line + "\n" for line in lines))
     path.chmod(0o600)
     return f"htpasswd:\n  realm: Registry Realm\n  path: {path}\n"
+
+
+# The fault-injecting proxy
+
+
+class FaultProxy:
+    """tests/support/fault_proxy.py in front of one registry, recording every request to
+    `directory`/proxy-requests.jsonl; stopped by the test that started it."""
+
+    def __init__(self, directory: Path, upstream: str, rules: list[dict], ca_file: Path | None = None,
+                 location: str = "absolute"):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.record_file = directory / "proxy-requests.jsonl"
+        argv = ["/usr/bin/python3", SUPPORT_DIR / "fault_proxy.py", "--upstream", upstream,
+                "--record", self.record_file, "--location", location]
+        if ca_file is not None:
+            argv += ["--upstream-ca", ca_file]
+        for rule in rules:
+            argv += ["--fault", json.dumps(rule)]
+        self.process = subprocess.Popen([str(part) for part in argv], stdout=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL, text=True)
+        ports = self.process.stdout.readline().split()
+        if len(ports) != 2:
+            self.stop()
+            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
+        self.host = f"127.0.0.1:{ports[0]}"
+
+    def requests(self) -> list[dict]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
+
+    def faults(self) -> list[str]:
+        return [entry["fault"] for entry in self.requests() if entry["fault"]]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process.stdout.close()

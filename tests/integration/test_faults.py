@@ -31,48 +31,12 @@ BLOB = r"/blobs/sha256:"
 UPLOAD = r"/blobs/uploads/"
 
 
-class FaultProxy:
-    """fault_proxy.py in front of one registry; stopped by the test that started it."""
-
-    def __init__(self, directory: Path, upstream: str, rules: list[dict], ca_file: Path | None = None,
-                 location: str = "absolute"):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.record_file = directory / "proxy-requests.jsonl"
-        argv = ["/usr/bin/python3", harness.SUPPORT_DIR / "fault_proxy.py", "--upstream", upstream,
-                "--record", self.record_file, "--location", location]
-        if ca_file is not None:
-            argv += ["--upstream-ca", ca_file]
-        for rule in rules:
-            argv += ["--fault", json.dumps(rule)]
-        self.process = subprocess.Popen([str(part) for part in argv], stdout=subprocess.PIPE,
-                                        stdin=subprocess.DEVNULL, text=True)
-        ports = self.process.stdout.readline().split()
-        if len(ports) != 2:
-            self.stop()
-            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
-        self.host = f"127.0.0.1:{ports[0]}"
-
-    def requests(self) -> list[dict]:
-        if not self.record_file.exists():
-            return []
-        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
-
-    def faults(self) -> list[str]:
-        return [entry["fault"] for entry in self.requests() if entry["fault"]]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-
 @pytest.fixture
 def proxy_factory(workdir):
     started = []
 
-    def start(upstream: str, rules: list[dict], **options) -> FaultProxy:
-        proxy = FaultProxy(workdir / f"proxy-{len(started)}", upstream, rules, **options)
+    def start(upstream: str, rules: list[dict], **options) -> harness.FaultProxy:
+        proxy = harness.FaultProxy(workdir / f"proxy-{len(started)}", upstream, rules, **options)
         started.append(proxy)
         return proxy
 

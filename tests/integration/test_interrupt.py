@@ -35,30 +35,13 @@ EXIT_LIMIT_SECONDS = 5.0
 START_LIMIT_SECONDS = 60.0
 
 
-class HoldingProxy:
+def holding_proxy(directory: Path, upstream: str, held_digests: list[str],
+                  ca_file: Path | None = None) -> harness.FaultProxy:
     """fault_proxy.py in front of one registry, holding the first upload of each listed blob."""
-
-    def __init__(self, directory: Path, upstream: str, held_digests: list[str], ca_file: Path | None = None):
-        directory.mkdir(parents=True, exist_ok=True)
-        hexes = "|".join(digest.removeprefix("sha256:") for digest in held_digests)
-        rule = {"method": "PUT", "path": rf"digest=sha256(%3A|:)({hexes})", "action": "delay",
-                "seconds": HOLD_SECONDS, "times": len(held_digests)}
-        argv = ["/usr/bin/python3", str(harness.SUPPORT_DIR / "fault_proxy.py"), "--upstream", upstream,
-                "--record", str(directory / "proxy-requests.jsonl"), "--fault", json.dumps(rule)]
-        if ca_file is not None:
-            argv += ["--upstream-ca", str(ca_file)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        ports = self.process.stdout.readline().split()
-        if len(ports) != 2:
-            self.stop()
-            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
-        self.host = f"127.0.0.1:{ports[0]}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
+    hexes = "|".join(digest.removeprefix("sha256:") for digest in held_digests)
+    rule = {"method": "PUT", "path": rf"digest=sha256(%3A|:)({hexes})", "action": "delay",
+            "seconds": HOLD_SECONDS, "times": len(held_digests)}
+    return harness.FaultProxy(directory, upstream, [rule], ca_file=ca_file)
 
 
 @pytest.fixture
@@ -74,7 +57,7 @@ def setup(workdir, registries, docker_config, plugin_env):
     try:
         for name in ("plain", "basic", "token"):
             scheme = "https" if registries.is_tls(name) else "http"
-            proxies[name] = HoldingProxy(workdir / f"proxy-{name}", f"{scheme}://{registries.host(name)}",
+            proxies[name] = holding_proxy(workdir / f"proxy-{name}", f"{scheme}://{registries.host(name)}",
                                          [f"sha256:{hex_digest}" for hex_digest in large],
                                          ca_file=registries.ca_file if registries.is_tls(name) else None)
         auths = {}

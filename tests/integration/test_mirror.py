@@ -297,34 +297,6 @@ def test_mirror_streams_without_temp_files(run_plugin, mirror_env, workdir, regi
         assert {event["outcome"] for event in own if event["event"] == "blob"} == {"uploaded"}
 
 
-class Proxy:
-    """tests/support/fault_proxy.py in front of one registry, recording every request."""
-
-    def __init__(self, record: Path, upstream: str, rules: list[dict]):
-        self.record = record
-        argv = ["/usr/bin/python3", str(harness.SUPPORT_DIR / "fault_proxy.py"), "--upstream", upstream,
-                "--record", str(record)]
-        for rule in rules:
-            argv += ["--fault", json.dumps(rule)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        ports = self.process.stdout.readline().split()
-        if len(ports) != 2:
-            self.stop()
-            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
-        self.host = f"127.0.0.1:{ports[0]}"
-
-    def requests(self) -> list[dict]:
-        if not self.record.exists():
-            return []
-        return [json.loads(line) for line in self.record.read_text().splitlines() if line.strip()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-
 def test_mirror_upload_retry_reads_source_again(run_plugin, mirror_env, workdir, registries, skopeo):
     layout, index_digest = make_image(workdir)
     plain = registries.host("plain")
@@ -332,8 +304,8 @@ def test_mirror_upload_retry_reads_source_again(run_plugin, mirror_env, workdir,
 
     # The source is read through a recording proxy; the upload of the first
     # blob PUT to the plain destination is reset half way.
-    source_proxy = Proxy(workdir / "source-requests.jsonl", f"http://{plain}", [])
-    destination_proxy = Proxy(workdir / "destination-requests.jsonl", f"http://{plain}",
+    source_proxy = harness.FaultProxy(workdir / "source-proxy", f"http://{plain}", [])
+    destination_proxy = harness.FaultProxy(workdir / "destination-proxy", f"http://{plain}",
                               [{"method": "PUT", "path": r"/blobs/uploads/", "action": "reset", "times": 1}])
     try:
         destinations = [f"{destination_proxy.host}/mirror/retried:1.0.0",
@@ -360,7 +332,7 @@ def test_mirror_retries_failed_source_blob(run_plugin, mirror_env, workdir, regi
     plain = registries.host("plain")
     push_layout(run_plugin, workdir, layout, f"{plain}/mirror/flaky-source:1.0.0")
 
-    proxy = Proxy(workdir / "proxy-requests.jsonl", f"http://{plain}",
+    proxy = harness.FaultProxy(workdir / "proxy", f"http://{plain}",
                   [{"method": "GET", "path": r"/blobs/sha256:", "action": "status", "status": 500, "times": 1}])
     try:
         destinations = [f"{registries.host(name)}/mirror/flaky:1.0.0" for name in ("basic", "token")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -118,41 +117,12 @@ def assert_complete(skopeo, name: str, repository: str, tag: str, digest: str) -
             assert digest_of(body) == blob["digest"]
 
 
-class RecordingProxy:
-    """tests/support/fault_proxy.py in front of one registry, with the given fault rules, recording every request."""
-
-    def __init__(self, directory: Path, upstream: str, rules: list[dict]):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.record_file = directory / "requests.jsonl"
-        argv = ["/usr/bin/python3", str(harness.SUPPORT_DIR / "fault_proxy.py"), "--upstream", upstream,
-                "--record", str(self.record_file)]
-        for rule in rules:
-            argv += ["--fault", json.dumps(rule)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        ports = self.process.stdout.readline().split()
-        if len(ports) != 2:
-            self.stop()
-            raise AssertionError(f"fault_proxy.py printed {ports!r} instead of its two ports")
-        self.host = f"127.0.0.1:{ports[0]}"
-
-    def requests(self) -> list[dict]:
-        if not self.record_file.exists():
-            return []
-        return [json.loads(line) for line in self.record_file.read_text().splitlines() if line.strip()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-
 @pytest.fixture
 def proxy_factory(workdir):
     started = []
 
-    def start(upstream: str, rules: list[dict]) -> RecordingProxy:
-        proxy = RecordingProxy(workdir / f"proxy-{len(started)}", upstream, rules)
+    def start(upstream: str, rules: list[dict]) -> harness.FaultProxy:
+        proxy = harness.FaultProxy(workdir / f"proxy-{len(started)}", upstream, rules)
         started.append(proxy)
         return proxy
 
