@@ -273,14 +273,14 @@ std::string_view trim_spaces(std::string_view text) {
 }  // namespace
 
 std::vector<std::string> distribution_sources(const Descriptor& descriptor, std::string_view host) {
-  const std::string wanted = lower_case(host);
+  const std::string requested = lower_case(host);
   std::vector<std::string> repositories;
   for (const auto& [key, value] : descriptor.annotations) {
     if (!key.starts_with(annotation::kDistributionSourcePrefix)) {
       continue;
     }
     const std::string named = lower_case(std::string_view(key).substr(annotation::kDistributionSourcePrefix.size()));
-    const bool same_host = named == wanted || (is_docker_hub(named) && is_docker_hub(wanted));
+    const bool same_host = named == requested || (is_docker_hub(named) && is_docker_hub(requested));
     if (!same_host) {
       continue;
     }
