@@ -184,6 +184,8 @@ struct RegistryClient::Impl {
   bool retry_after_failure(const Call& call, int attempt, const Result<http::Response>& response);
   void wait_for_host();
   bool cancelled() const;
+  // Checks the Docker-Content-Digest of a finished upload against `digest`.
+  Result<void> check_stored_digest(const Call& call, const http::Response& response, const std::string& digest);
   // Sleeps until `until`; returns false early when the run is cancelled.
   bool sleep_until(std::chrono::steady_clock::time_point until) const;
   int max_attempts(const Call& call) const {
@@ -607,14 +609,17 @@ Result<void> RegistryClient::Impl::finish_upload(const UploadSession& session, c
   auto response = execute(call);
   if (!response) return std::unexpected(response.error());
   if (response->status != 201) return std::unexpected(status_error(call, *response));
-  auto reported = response->header("docker-content-digest");
-  if (reported && !reported->empty() && *reported != digest) {
-    RegistryError error = status_error(call, *response);
-    error.message = options.host + " stored the blob uploaded as " + digest + " under the digest " + *reported +
-                    ": the blob source is corrupt or changed during the upload";
-    return std::unexpected(error);
-  }
-  return {};
+  return check_stored_digest(call, *response, digest);
+}
+
+Result<void> RegistryClient::Impl::check_stored_digest(const Call& call, const http::Response& response,
+                                                       const std::string& digest) {
+  auto reported = response.header("docker-content-digest");
+  if (!reported || reported->empty() || *reported == digest) return {};
+  RegistryError error = status_error(call, response);
+  error.message = options.host + " stored the blob uploaded as " + digest + " under the digest " + *reported +
+                  ": the blob source is corrupt or changed during the upload";
+  return std::unexpected(error);
 }
 
 Result<void> RegistryClient::Impl::upload_monolithic(const UploadSession& session, const std::string& digest,
@@ -635,16 +640,7 @@ Result<void> RegistryClient::Impl::upload_monolithic(const UploadSession& sessio
               .size = size,
               .max_attempts = 1};
     auto response = execute(call);
-    if (response && response->status == 201) {
-      auto reported = response->header("docker-content-digest");
-      if (reported && !reported->empty() && *reported != digest) {
-        RegistryError error = status_error(call, *response);
-        error.message = options.host + " stored the blob uploaded as " + digest + " under the digest " + *reported +
-                        ": the blob source is corrupt or changed during the upload";
-        return std::unexpected(error);
-      }
-      return {};
-    }
+    if (response && response->status == 201) return check_stored_digest(call, *response, digest);
     RegistryError error = response ? status_error(call, *response) : response.error();
     cancel(current);
     Call retry_policy = call;

@@ -7,6 +7,8 @@ failed.
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -99,6 +101,17 @@ def plugin_env(workdir, registries, docker_config):
     environment["MULTIPUSH_CERTS_DIR"] = str(registries.certs_dir)
     environment["DOCKER_CONFIG"] = str(docker_config)
     return environment
+
+
+@pytest.fixture
+def push_env(plugin_env, docker_config, registries):
+    """The plugin environment with docker config credentials for the basic and token registries."""
+    auths = {}
+    for name in ("basic", "token"):
+        secret = base64.b64encode(f"pusher:{registries.password(name)}".encode()).decode()
+        auths[registries.host(name)] = {"auth": secret}
+    (docker_config / "config.json").write_text(json.dumps({"auths": auths}))
+    return plugin_env
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """SIGINT and SIGTERM during a push, then a re-run of the same command.
 
 A fault proxy (tests/support/fault_proxy.py) sits in front of each of the three
-registries and delays the upload of the two large layers for 20 seconds without
+registries. It delays the upload of the two large layers for 20 seconds without
 reading their bodies, so the push is still sending those layers when the test
 sends the signal. The small blobs go through at once. The re-run goes through
 the same proxies, whose delay rules have then been used up.

@@ -28,17 +28,6 @@ LAYER_SIZE = 200 * 1024 + 5
 SHARED_SIZE = 100 * 1024 + 3
 
 
-@pytest.fixture
-def hint_env(plugin_env, docker_config, registries):
-    """The plugin environment with docker config credentials for the basic and token registries."""
-    auths = {}
-    for name in ("basic", "token"):
-        secret = base64.b64encode(f"pusher:{registries.password(name)}".encode()).decode()
-        auths[registries.host(name)] = {"auth": secret}
-    (docker_config / "config.json").write_text(json.dumps({"auths": auths}))
-    return plugin_env
-
-
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -132,7 +121,7 @@ def proxy_factory(workdir):
 
 
 @pytest.mark.parametrize("name", ["plain", "basic", "token"])
-def test_layer_hint_mounts_every_blob(name, run_plugin, hint_env, workdir, registries, skopeo):
+def test_layer_hint_mounts_every_blob(name, run_plugin, push_env, workdir, registries, skopeo):
     layout = workdir / "layout"
     make_layout.make_layout(layout, LAYER_SIZE, SHARED_SIZE, ["latest"])
     host = registries.host(name)
@@ -153,7 +142,7 @@ def test_layer_hint_mounts_every_blob(name, run_plugin, hint_env, workdir, regis
     assert_complete(skopeo, name, f"hints/{name}-b", "1.0.0", digest)
 
 
-def test_hint_for_another_host_is_not_sent(run_plugin, hint_env, workdir, registries, skopeo, proxy_factory):
+def test_hint_for_another_host_is_not_sent(run_plugin, push_env, workdir, registries, skopeo, proxy_factory):
     layout = workdir / "layout"
     make_layout.make_layout(layout, LAYER_SIZE, SHARED_SIZE, ["latest"])
     plain = registries.host("plain")
@@ -171,7 +160,7 @@ def test_hint_for_another_host_is_not_sent(run_plugin, hint_env, workdir, regist
     assert_complete(skopeo, "plain", "hints/other-b", "1.0.0", digest)
 
 
-def test_hint_answered_202_uses_its_session(run_plugin, hint_env, workdir, registries, skopeo, proxy_factory):
+def test_hint_answered_202_uses_its_session(run_plugin, push_env, workdir, registries, skopeo, proxy_factory):
     layout = workdir / "layout"
     make_layout.make_layout(layout, LAYER_SIZE, SHARED_SIZE, ["latest"])
     plain = registries.host("plain")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sys
 import tarfile
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 import harness
 
@@ -19,17 +16,6 @@ import make_layout  # noqa: E402
 
 LAYER_SIZE = 300 * 1024 + 11
 SHARED_SIZE = 200 * 1024 + 7
-
-
-@pytest.fixture
-def push_env(plugin_env, docker_config, registries):
-    """The plugin environment with docker config credentials for the basic and token registries."""
-    auths = {}
-    for name in ("basic", "token"):
-        secret = base64.b64encode(f"pusher:{registries.password(name)}".encode()).decode()
-        auths[registries.host(name)] = {"auth": secret}
-    (docker_config / "config.json").write_text(json.dumps({"auths": auths}))
-    return plugin_env
 
 
 def make(workdir: Path, *ref_names: str) -> tuple[Path, str]:
